@@ -1,0 +1,232 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { parseRateLimit, type RateLimit } from './fivetran/rate-limit.ts';
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+
+const SCHEMA_PREFIX_PATTERN = /^[_a-z][_a-z0-9]*$/;
+
+const nonEmpty = z.string().trim().min(1, 'is required');
+
+const urlWithProtocols = (protocols: string[]) =>
+  nonEmpty.refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${protocols.join(' or ')}// URL` },
+  );
+
+const gcsObjectUrl = nonEmpty.transform((value, ctx) => {
+  const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(value);
+  if (!match) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must look like gs://bucket/path/connector.zip',
+    });
+    return z.NEVER;
+  }
+  return { bucket: match[1] as string, object: match[2] as string };
+});
+
+const rateLimitSpec = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        return parseRateLimit(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const durationMs = (fallbackMs: number) =>
+  z.coerce
+    .number()
+    .int('must be a whole number of milliseconds')
+    .nonnegative()
+    .default(fallbackMs);
+
+const positiveInt = (fallback: number) =>
+  z.coerce.number().int().positive().default(fallback);
+
+const secretKeyList = nonEmpty.transform((value, ctx) => {
+  const keys = value
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
+  if (keys.length === 0 || new Set(keys).size !== keys.length) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must list distinct keys, comma-separated',
+    });
+    return z.NEVER;
+  }
+  return keys;
+});
+
+const envSchema = z.object({
+  REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
+  QUEUE_PREFIX: z.string().trim().min(1).default('{ccw}'),
+  FIVETRAN_API_URL: urlWithProtocols(['https:', 'http:']).default(
+    'https://api.fivetran.com',
+  ),
+  FIVETRAN_API_KEY: nonEmpty,
+  FIVETRAN_API_SECRET: nonEmpty,
+  FIVETRAN_GROUP_ID: nonEmpty,
+  FIVETRAN_TIMEOUT_MS: durationMs(60 * SECOND_MS),
+  FIVETRAN_RATE_LIMIT: rateLimitSpec('20000/1h'),
+  FIVETRAN_CREATE_RATE_LIMIT: rateLimitSpec('20/1m'),
+  FIVETRAN_MAX_RATE_LIMIT_WAIT_MS: durationMs(2 * HOUR_MS),
+  CONNECTOR_PACKAGE: gcsObjectUrl,
+  CONNECTOR_SECRET_KEYS: secretKeyList,
+  CONNECTOR_PYTHON_VERSION: z
+    .string()
+    .trim()
+    .regex(/^3\.\d+$/, 'must look like 3.13')
+    .optional(),
+  CONNECTOR_SCHEMA_PREFIX: z
+    .string()
+    .trim()
+    .regex(SCHEMA_PREFIX_PATTERN, 'must match ^[_a-z][_a-z0-9]*$')
+    .max(40)
+    .default('ccw'),
+  CONNECT_CARD_REDIRECT_URI: urlWithProtocols(['https:', 'http:']),
+  SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
+  MAIL_FROM: nonEmpty,
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  INTAKE_TOKEN: nonEmpty.min(16, 'must be at least 16 characters'),
+  BOARD_USER: nonEmpty,
+  BOARD_PASSWORD: nonEmpty.min(8, 'must be at least 8 characters'),
+  STEP_ATTEMPTS: positiveInt(6),
+  STEP_BACKOFF_MS: durationMs(2 * SECOND_MS),
+  WORKER_CONCURRENCY: positiveInt(5),
+  LOCK_DURATION_MS: durationMs(30 * SECOND_MS),
+  STALLED_INTERVAL_MS: durationMs(30 * SECOND_MS),
+  SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND_MS),
+  ORPHAN_PACKAGE_AGE_MS: durationMs(HOUR_MS),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+/** The service's settings, read once from the environment and frozen. */
+export interface Config {
+  redisUrl: string;
+  queuePrefix: string;
+  fivetran: {
+    apiUrl: string;
+    apiKey: string;
+    apiSecret: string;
+    groupId: string;
+    timeoutMs: number;
+    rateLimit: RateLimit;
+    createRateLimit: RateLimit;
+    /** Longest total time one step may spend waiting out rate limits. */
+    maxRateLimitWaitMs: number;
+  };
+  connector: {
+    bucket: string;
+    object: string;
+    secretKeys: string[];
+    pythonVersion: string | undefined;
+    schemaPrefix: string;
+  };
+  connectCardRedirectUri: string;
+  smtpUrl: string;
+  mailFrom: string;
+  http: { port: number; host: string };
+  intakeToken: string;
+  board: { user: string; password: string };
+  steps: {
+    attempts: number;
+    backoffMs: number;
+    concurrency: number;
+    /** How long a crashed worker's job stays locked before another takes it. */
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+  };
+  shutdownTimeoutMs: number;
+  orphanPackageAgeMs: number;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+/**
+ * Reads and validates the environment. Every problem is collected, so an
+ * operator fixes the whole list in one go instead of one restart per typo.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(withoutBlanks(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        const message =
+          issue.code === 'invalid_type' ? 'is required' : issue.message;
+        return `${name} ${message}`;
+      }),
+    );
+  }
+  return Object.freeze(toConfig(parsed.data));
+}
+
+// An empty variable (FOO=) is treated as unset so defaults still apply and
+// required ones are reported as missing rather than as oddly invalid.
+function withoutBlanks(env: NodeJS.ProcessEnv): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && value.trim() !== '') result[name] = value;
+  }
+  return result;
+}
+
+function toConfig(env: Env): Config {
+  return {
+    redisUrl: env.REDIS_URL,
+    queuePrefix: env.QUEUE_PREFIX,
+    fivetran: {
+      apiUrl: env.FIVETRAN_API_URL.replace(/\/+$/, ''),
+      apiKey: env.FIVETRAN_API_KEY,
+      apiSecret: env.FIVETRAN_API_SECRET,
+      groupId: env.FIVETRAN_GROUP_ID,
+      timeoutMs: env.FIVETRAN_TIMEOUT_MS,
+      rateLimit: env.FIVETRAN_RATE_LIMIT,
+      createRateLimit: env.FIVETRAN_CREATE_RATE_LIMIT,
+      maxRateLimitWaitMs: env.FIVETRAN_MAX_RATE_LIMIT_WAIT_MS,
+    },
+    connector: {
+      bucket: env.CONNECTOR_PACKAGE.bucket,
+      object: env.CONNECTOR_PACKAGE.object,
+      secretKeys: env.CONNECTOR_SECRET_KEYS,
+      pythonVersion: env.CONNECTOR_PYTHON_VERSION,
+      schemaPrefix: env.CONNECTOR_SCHEMA_PREFIX,
+    },
+    connectCardRedirectUri: env.CONNECT_CARD_REDIRECT_URI,
+    smtpUrl: env.SMTP_URL,
+    mailFrom: env.MAIL_FROM,
+    http: { port: env.PORT, host: env.HOST },
+    intakeToken: env.INTAKE_TOKEN,
+    board: { user: env.BOARD_USER, password: env.BOARD_PASSWORD },
+    steps: {
+      attempts: env.STEP_ATTEMPTS,
+      backoffMs: env.STEP_BACKOFF_MS,
+      concurrency: env.WORKER_CONCURRENCY,
+      lockDurationMs: env.LOCK_DURATION_MS,
+      stalledIntervalMs: env.STALLED_INTERVAL_MS,
+    },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    orphanPackageAgeMs: env.ORPHAN_PACKAGE_AGE_MS,
+    logLevel: env.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,185 @@
+import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
+import type { Job } from 'bullmq';
+import {
+  ErrorCode,
+  ServiceError,
+  hasCode,
+  isRetryable,
+} from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import {
+  nextStep,
+  stepJobOptions,
+  StepName,
+  type StepJobData,
+  type StepQueues,
+  type StepQueueSettings,
+} from '../queues/index.ts';
+import { createConnection } from './create-connection.ts';
+import { emailConnectCard } from './email-connect-card.ts';
+import type { StepDeps, StepRun } from './step-deps.ts';
+import { uploadPackage } from './upload-package.ts';
+
+const STEPS: Record<StepName, (deps: StepDeps, run: StepRun) => Promise<object>> =
+  {
+    [StepName.UploadPackage]: uploadPackage,
+    [StepName.CreateConnection]: createConnection,
+    [StepName.EmailConnectCard]: emailConnectCard,
+  };
+
+export interface StepProcessorOptions {
+  deps: StepDeps;
+  queues: StepQueues;
+  queueSettings: StepQueueSettings;
+  log: Logger;
+  /** Total rate-limited waiting a job may do before it fails as such. */
+  maxRateLimitWaitMs: number;
+}
+
+/**
+ * Wraps a step for BullMQ: memoised steps run, the next step is enqueued, and
+ * failures are sorted by code into rate-limit waits (no attempt spent),
+ * retries (warn) and final failures (error, recorded on the onboarding).
+ */
+export function createStepProcessor(
+  step: StepName,
+  options: StepProcessorOptions,
+) {
+  const { deps, queues, queueSettings, maxRateLimitWaitMs } = options;
+
+  return async function process(
+    job: Job<StepJobData>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<object> {
+    const onboardingId = job.data.onboardingId;
+    const log = options.log.child({
+      queue: job.queueName,
+      jobId: job.id,
+      attempt: job.attemptsMade + 1,
+      onboardingId,
+    });
+    try {
+      if (job.data.signup) await ensureRecord(deps, job.data);
+      const result = await STEPS[step](deps, { onboardingId, log, signal });
+      const next = nextStep(step);
+      if (next) {
+        // The job id makes this add a no-op when a re-run of this step (after
+        // a crash between the step and this line) adds it again.
+        await queues[next].add(
+          next,
+          { onboardingId },
+          stepJobOptions(next, onboardingId, queueSettings),
+        );
+      }
+      return result;
+    } catch (error) {
+      if (signal?.aborted && token) {
+        // Shutdown cut this run short: hand the job back untouched, with no
+        // attempt spent, for another worker to pick up.
+        log.info('job handed back on shutdown');
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      if (isRateLimitWait(error)) {
+        return await waitOutRateLimit(job, token, error, log);
+      }
+      await onFailure(job, error, log);
+      throw error;
+    }
+  };
+
+  async function waitOutRateLimit(
+    job: Job<StepJobData>,
+    token: string | undefined,
+    error: ServiceError,
+    log: Logger,
+  ): Promise<never> {
+    const waitMs =
+      error.details.waitMs ?? (error.details.retryAfterSeconds ?? 1) * 1000;
+    const waitedMs = (job.data.rateLimitWaitMs ?? 0) + waitMs;
+    if (waitedMs > maxRateLimitWaitMs || !token) {
+      const reason = `rate limited: would wait ${Math.round(waitedMs / 1000)} s in total, over the ${Math.round(maxRateLimitWaitMs / 1000)} s allowed`;
+      const final = new ServiceError(ErrorCode.RateLimitWaitExceeded, reason);
+      await onFailure(job, final, log);
+      throw new UnrecoverableError(reason);
+    }
+    log.info({ waitMs, code: error.code }, 'waiting out rate limit');
+    await job.updateData({ ...job.data, rateLimitWaitMs: waitedMs });
+    // Delayed, not failed: BullMQ does not count this as an attempt.
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    throw new DelayedError();
+  }
+
+  async function onFailure(
+    job: Job<StepJobData>,
+    error: unknown,
+    log: Logger,
+  ): Promise<void> {
+    const code = error instanceof ServiceError ? error.code : 'UNEXPECTED';
+    const retryable = isRetryable(error);
+    const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);
+    if (retryable && attemptsLeft > 0) {
+      log.warn({ err: error, code, attemptsLeft }, 'step failed, will retry');
+      return;
+    }
+    log.error({ err: error, code }, 'step failed for good');
+    const reason = (error as Error).message;
+    await deps.store.recordFailure(job.data.onboardingId, {
+      step,
+      code,
+      reason,
+    });
+    await releasePackage(deps, job.data.onboardingId, log);
+    if (!retryable && error instanceof ServiceError) {
+      // Tell BullMQ not to retry; the message is what Bull Board shows.
+      throw new UnrecoverableError(`${code}: ${reason}`);
+    }
+  }
+}
+
+function isRateLimitWait(error: unknown): error is ServiceError {
+  return (
+    hasCode(error, ErrorCode.FivetranRateLimited) ||
+    hasCode(error, ErrorCode.BudgetExhausted)
+  );
+}
+
+async function ensureRecord(deps: StepDeps, data: StepJobData): Promise<void> {
+  const signup = data.signup;
+  if (!signup) return;
+  await deps.store.create({
+    onboardingId: data.onboardingId,
+    userId: signup.userId,
+    email: signup.email,
+    name: signup.name,
+    eventId: signup.eventId,
+  });
+}
+
+/**
+ * An onboarding that failed for good before its connection existed leaves an
+ * unbound package behind; delete it so orphans do not pile up in the
+ * account. Best effort: a failure here is logged, not raised over the
+ * step's own failure.
+ */
+async function releasePackage(
+  deps: StepDeps,
+  onboardingId: string,
+  log: Logger,
+): Promise<void> {
+  const record = await deps.store.get(onboardingId);
+  if (!record?.packageId || record.connectionId || record.packageDeletedAt) {
+    return;
+  }
+  try {
+    await deps.fivetran.deletePackage(record.packageId);
+    await deps.store.recordPackageDeleted(onboardingId);
+    log.info({ packageId: record.packageId }, 'orphan package deleted');
+  } catch (error) {
+    log.error(
+      { err: error, packageId: record.packageId },
+      'orphan package not deleted',
+    );
+  }
+}

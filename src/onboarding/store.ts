@@ -1,0 +1,242 @@
+import type { Redis } from 'ioredis';
+
+export const OnboardingState = {
+  Queued: 'queued',
+  PackageUploaded: 'package_uploaded',
+  ConnectionCreated: 'connection_created',
+  EmailSent: 'email_sent',
+  Failed: 'failed',
+} as const;
+
+export type OnboardingState =
+  (typeof OnboardingState)[keyof typeof OnboardingState];
+
+export interface NewOnboarding {
+  onboardingId: string;
+  userId: string;
+  email: string;
+  name: string | undefined;
+  eventId: string;
+}
+
+/** Everything kept about one user's onboarding, beside the queues. */
+export interface OnboardingRecord {
+  onboardingId: string;
+  userId: string;
+  email: string;
+  name: string | undefined;
+  eventId: string;
+  state: OnboardingState;
+  createdAt: string;
+  updatedAt: string;
+  packageId?: string;
+  packageUploadedAt?: string;
+  connectionId?: string;
+  connectionCreatedAt?: string;
+  /** Holds the Connect Card token: never log it or return it over HTTP. */
+  connectCardUri?: string;
+  connectCardCreatedAt?: string;
+  emailMessageId?: string;
+  emailSendingAt?: string;
+  emailSentAt?: string;
+  packageDeletedAt?: string;
+  failedAt?: string;
+  failedStep?: string;
+  failureCode?: string;
+  failureReason?: string;
+}
+
+// Field names in the Redis hash, shared by the TypeScript and Lua sides.
+const FIELD: Record<keyof OnboardingRecord, string> = {
+  onboardingId: 'onboarding_id',
+  userId: 'user_id',
+  email: 'email',
+  name: 'name',
+  eventId: 'event_id',
+  state: 'state',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  packageId: 'package_id',
+  packageUploadedAt: 'package_uploaded_at',
+  connectionId: 'connection_id',
+  connectionCreatedAt: 'connection_created_at',
+  connectCardUri: 'connect_card_uri',
+  connectCardCreatedAt: 'connect_card_created_at',
+  emailMessageId: 'email_message_id',
+  emailSendingAt: 'email_sending_at',
+  emailSentAt: 'email_sent_at',
+  packageDeletedAt: 'package_deleted_at',
+  failedAt: 'failed_at',
+  failedStep: 'failed_step',
+  failureCode: 'failure_code',
+  failureReason: 'failure_reason',
+};
+
+const STATE_RANK: Record<OnboardingState, number> = {
+  queued: 0,
+  package_uploaded: 1,
+  connection_created: 2,
+  email_sent: 3,
+  failed: -1,
+};
+
+// Writes fields and moves the state forward only: a step that runs late (a
+// stalled job finishing after its retry) must not pull a finished onboarding
+// back. `failed` is left by any success, and is entered from any state but
+// email_sent. ARGV: newState ('' for none), newRank, now, then field/value.
+const UPDATE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if ARGV[1] ~= '' then
+  local current = redis.call('HGET', KEYS[1], 'state')
+  local ranks = {queued = 0, package_uploaded = 1, connection_created = 2, email_sent = 3, failed = -1}
+  local currentRank = ranks[current] or 0
+  local newRank = tonumber(ARGV[2])
+  local advance = false
+  if newRank < 0 then
+    advance = current ~= 'email_sent'
+  else
+    advance = current == 'failed' or newRank > currentRank
+  end
+  if advance then redis.call('HSET', KEYS[1], 'state', ARGV[1]) end
+end
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[3])
+return 1
+`;
+
+export type OnboardingStore = ReturnType<typeof createOnboardingStore>;
+
+export function createOnboardingStore(
+  redis: Redis,
+  prefix: string,
+  now: () => Date = () => new Date(),
+) {
+  const keyOf = (onboardingId: string) =>
+    `${prefix}:onboarding:${onboardingId}`;
+
+  async function update(
+    onboardingId: string,
+    state: OnboardingState | undefined,
+    fields: Partial<OnboardingRecord>,
+  ): Promise<void> {
+    const args: string[] = [
+      state ?? '',
+      String(state ? STATE_RANK[state] : 0),
+      now().toISOString(),
+    ];
+    for (const [name, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      args.push(FIELD[name as keyof OnboardingRecord], String(value));
+    }
+    const updated = await redis.eval(
+      UPDATE_SCRIPT,
+      1,
+      keyOf(onboardingId),
+      ...args,
+    );
+    if (updated !== 1) {
+      throw new Error(`No onboarding record ${onboardingId}`);
+    }
+  }
+
+  return {
+    /** Creates the record unless one exists; true when this call created it. */
+    async create(input: NewOnboarding): Promise<boolean> {
+      const at = now().toISOString();
+      const fields: Partial<OnboardingRecord> = {
+        ...input,
+        state: OnboardingState.Queued,
+        createdAt: at,
+        updatedAt: at,
+      };
+      const args: string[] = [];
+      for (const [name, value] of Object.entries(fields)) {
+        if (value === undefined) continue;
+        args.push(FIELD[name as keyof OnboardingRecord], String(value));
+      }
+      const created = await redis.eval(
+        `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+         redis.call('HSET', KEYS[1], unpack(ARGV))
+         return 1`,
+        1,
+        keyOf(input.onboardingId),
+        ...args,
+      );
+      return created === 1;
+    },
+
+    async get(onboardingId: string): Promise<OnboardingRecord | undefined> {
+      const hash = await redis.hgetall(keyOf(onboardingId));
+      if (!hash[FIELD.onboardingId]) return undefined;
+      const record: Record<string, string> = {};
+      for (const [name, field] of Object.entries(FIELD)) {
+        const value = hash[field];
+        if (value !== undefined) record[name] = value;
+      }
+      return record as unknown as OnboardingRecord;
+    },
+
+    recordPackage(onboardingId: string, packageId: string) {
+      return update(onboardingId, OnboardingState.PackageUploaded, {
+        packageId,
+        packageUploadedAt: now().toISOString(),
+      });
+    },
+
+    recordConnection(
+      onboardingId: string,
+      connection: {
+        connectionId: string;
+        packageId: string;
+        connectCardUri: string;
+      },
+    ) {
+      const at = now().toISOString();
+      return update(onboardingId, OnboardingState.ConnectionCreated, {
+        ...connection,
+        connectionCreatedAt: at,
+        connectCardCreatedAt: at,
+      });
+    },
+
+    recordConnectCard(onboardingId: string, connectCardUri: string) {
+      return update(onboardingId, undefined, {
+        connectCardUri,
+        connectCardCreatedAt: now().toISOString(),
+      });
+    },
+
+    markEmailSending(onboardingId: string) {
+      return update(onboardingId, undefined, {
+        emailSendingAt: now().toISOString(),
+      });
+    },
+
+    recordEmailSent(onboardingId: string, messageId: string) {
+      return update(onboardingId, OnboardingState.EmailSent, {
+        emailMessageId: messageId,
+        emailSentAt: now().toISOString(),
+      });
+    },
+
+    recordPackageDeleted(onboardingId: string) {
+      return update(onboardingId, undefined, {
+        packageDeletedAt: now().toISOString(),
+      });
+    },
+
+    recordFailure(
+      onboardingId: string,
+      failure: { step: string; code: string; reason: string },
+    ) {
+      return update(onboardingId, OnboardingState.Failed, {
+        failedAt: now().toISOString(),
+        failedStep: failure.step,
+        failureCode: failure.code,
+        failureReason: failure.reason,
+      });
+    },
+  };
+}

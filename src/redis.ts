@@ -1,0 +1,42 @@
+import { Redis } from 'ioredis';
+
+/**
+ * For workers and anything that may wait out a Redis outage: commands queue
+ * until Redis is back. BullMQ requires maxRetriesPerRequest null here.
+ */
+export function createWorkerConnection(redisUrl: string): Redis {
+  return new Redis(redisUrl, { maxRetriesPerRequest: null });
+}
+
+/**
+ * For the intake: a command fails at once while Redis is unreachable, so the
+ * caller gets a 503 now instead of a request that hangs and maybe never
+ * stores the signup.
+ */
+export function createIntakeConnection(redisUrl: string): Redis {
+  return new Redis(redisUrl, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+  });
+}
+
+/** Resolves once the connection is ready, or rejects after timeoutMs. */
+export function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}

@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import { createOnboardingStore } from './onboarding/store.ts';
+import { buildHttpServer } from './producers/http-server.ts';
+import { closeQueues, createStepQueues } from './queues/index.ts';
+import {
+  createIntakeConnection,
+  createWorkerConnection,
+  waitUntilReady,
+} from './redis.ts';
+import { startWorkers, type WorkerHandle } from './worker.ts';
+import { warnIfRedisCanEvict } from './redis-checks.ts';
+
+export const USER_AGENT = 'connect-card-worker/0.1.0';
+
+export type Role = 'all' | 'worker' | 'http';
+
+export interface RunningService {
+  /** Where the HTTP server listens, when this role runs one. */
+  url: string | undefined;
+  workers: WorkerHandle | undefined;
+  stop(): Promise<void>;
+}
+
+/** Starts the parts of the service that `role` asks for. */
+export async function startService(
+  config: Config,
+  log: Logger,
+  role: Role = 'all',
+): Promise<RunningService> {
+  const checkConnection = createWorkerConnection(config.redisUrl);
+  await warnIfRedisCanEvict(checkConnection, log);
+  checkConnection.disconnect();
+
+  const workers =
+    role === 'http' ? undefined : startWorkers(config, log, USER_AGENT);
+  const http = role === 'worker' ? undefined : await startHttp(config, log);
+  return {
+    url: http?.url,
+    workers,
+    async stop() {
+      // The intake first, so no signup is accepted that no worker will see
+      // before this process goes; then the workers finish or hand back.
+      await http?.stop();
+      await workers?.close(config.shutdownTimeoutMs);
+    },
+  };
+}
+
+async function startHttp(config: Config, log: Logger) {
+  const intakeRedis = createIntakeConnection(config.redisUrl);
+  // Bull Board reads may wait for Redis; the intake must not.
+  const boardRedis = createWorkerConnection(config.redisUrl);
+  intakeRedis.on('error', (error) =>
+    log.warn({ err: error }, 'intake redis error'),
+  );
+  // Without an offline queue, commands sent before the first connect fail;
+  // wait for it, but serve anyway (with 503s) if Redis is down at start.
+  await waitUntilReady(intakeRedis, 5000).catch((error: unknown) =>
+    log.warn({ err: error }, 'intake starting without redis'),
+  );
+  const queues = createStepQueues(intakeRedis, config.queuePrefix);
+  const boardQueues = createStepQueues(boardRedis, config.queuePrefix);
+  const app: FastifyInstance = await buildHttpServer({
+    intake: {
+      store: createOnboardingStore(intakeRedis, config.queuePrefix),
+      queues,
+      queueSettings: config.steps,
+    },
+    boardQueues: Object.values(boardQueues),
+    intakeToken: config.intakeToken,
+    board: config.board,
+    log,
+  });
+  const url = await app.listen({
+    port: config.http.port,
+    host: config.http.host,
+  });
+  return {
+    url,
+    async stop() {
+      await app.close();
+      await closeQueues(queues);
+      await closeQueues(boardQueues);
+      intakeRedis.disconnect();
+      await boardRedis.quit().catch(() => boardRedis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { Storage } from '@google-cloud/storage';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import { createFivetranClient } from './fivetran/client.ts';
+import { createRequestBudget } from './fivetran/request-budget.ts';
+import { createPackageSource } from './gcs/package-source.ts';
+import { createStepProcessor } from './jobs/step-processor.ts';
+import type { StepDeps } from './jobs/step-deps.ts';
+import type { Logger } from './logger.ts';
+import { createMailer } from './mail/mailer.ts';
+import { createOnboardingStore } from './onboarding/store.ts';
+import {
+  closeQueues,
+  createStepQueues,
+  STEP_ORDER,
+  StepName,
+  type StepJobData,
+} from './queues/index.ts';
+import { createWorkerConnection } from './redis.ts';
+import { closeWithin } from './shutdown.ts';
+
+// Long enough to ride out spacing between calls, short enough that a job
+// facing a long pause gives its slot back instead of sleeping in it.
+const MAX_INLINE_BUDGET_WAIT_MS = 15_000;
+// Steps remember what they did, so a re-run after a crash is cheap; a job
+// may stall a few times under repeated crashes before BullMQ gives up on it.
+const MAX_STALLED_COUNT = 5;
+
+export interface WorkerHandle {
+  workers: Worker<StepJobData>[];
+  /** Stops taking jobs, lets active ones finish within the deadline. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** The composition root of the job side: builds every part and wires it. */
+export function startWorkers(
+  config: Config,
+  log: Logger,
+  userAgent: string,
+): WorkerHandle {
+  const redis = createWorkerConnection(config.redisUrl);
+  const deps = buildStepDeps(config, redis, userAgent);
+  const queues = createStepQueues(redis, config.queuePrefix);
+  const workers = STEP_ORDER.map(
+    (step) =>
+      new Worker<StepJobData>(
+        step,
+        createStepProcessor(step, {
+          deps,
+          queues,
+          queueSettings: config.steps,
+          log,
+          maxRateLimitWaitMs: config.fivetran.maxRateLimitWaitMs,
+        }),
+        {
+          connection: redis,
+          prefix: config.queuePrefix,
+          concurrency: config.steps.concurrency,
+          lockDuration: config.steps.lockDurationMs,
+          stalledInterval: config.steps.stalledIntervalMs,
+          maxStalledCount: MAX_STALLED_COUNT,
+        },
+      ),
+  );
+  for (const worker of workers) {
+    worker.on('error', (error) =>
+      log.error({ err: error, queue: worker.name }, 'worker error'),
+    );
+  }
+  log.info(
+    { queues: STEP_ORDER, concurrency: config.steps.concurrency },
+    'workers started',
+  );
+
+  return {
+    workers,
+    async close(deadlineMs) {
+      await closeWithin(workers, deadlineMs, log);
+      await closeQueues(queues);
+      await deps.fivetran.close();
+      deps.mailer.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export function buildStepDeps(
+  config: Config,
+  redis: Redis,
+  userAgent: string,
+): StepDeps {
+  const budget = createRequestBudget({
+    redis,
+    prefix: config.queuePrefix,
+    limits: {
+      request: config.fivetran.rateLimit,
+      create: config.fivetran.createRateLimit,
+    },
+    maxInlineWaitMs: MAX_INLINE_BUDGET_WAIT_MS,
+  });
+  return {
+    store: createOnboardingStore(redis, config.queuePrefix),
+    fivetran: createFivetranClient({ ...config.fivetran, budget, userAgent }),
+    packageSource: createPackageSource(
+      new Storage(),
+      config.connector.bucket,
+      config.connector.object,
+    ),
+    mailer: createMailer(config.smtpUrl, config.mailFrom),
+    settings: {
+      groupId: config.fivetran.groupId,
+      secretKeys: config.connector.secretKeys,
+      pythonVersion: config.connector.pythonVersion,
+      schemaPrefix: config.connector.schemaPrefix,
+      redirectUri: config.connectCardRedirectUri,
+      mailFrom: config.mailFrom,
+    },
+  };
+}
+
+export { StepName };
