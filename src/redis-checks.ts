@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
+import { createIntakeConnection, waitUntilReady } from './redis.ts';
 
 /**
  * Warns when Redis may evict keys under memory pressure: an evicted job or
@@ -7,10 +7,14 @@ import type { Logger } from './logger.ts';
  * forbids CONFIG GET, which is reported rather than treated as a failure.
  */
 export async function warnIfRedisCanEvict(
-  redis: Redis,
+  redisUrl: string,
   log: Logger,
 ): Promise<void> {
+  // Fail-fast connection: a Redis that is down at start must not stall it.
+  const redis = createIntakeConnection(redisUrl);
+  redis.on('error', () => {});
   try {
+    await waitUntilReady(redis, 5000);
     const reply = (await redis.config('GET', 'maxmemory-policy')) as
       | string[]
       | Record<string, string>;
@@ -28,5 +32,7 @@ export async function warnIfRedisCanEvict(
       { err: error },
       'could not read maxmemory-policy; make sure it is noeviction',
     );
+  } finally {
+    redis.disconnect();
   }
 }

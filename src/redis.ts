@@ -9,6 +9,21 @@ export function createWorkerConnection(redisUrl: string): Redis {
 }
 
 /**
+ * Routes connection errors to the log. ioredis reconnects by itself; an
+ * unhandled 'error' event would only print a stack trace per retry.
+ */
+export function logConnectionErrors(
+  redis: Redis,
+  log: { warn(context: object, message: string): void },
+  role: string,
+): Redis {
+  redis.on('error', (error: Error) =>
+    log.warn({ err: error, role }, 'redis connection error'),
+  );
+  return redis;
+}
+
+/**
  * For the intake: a command fails at once while Redis is unreachable, so the
  * caller gets a 503 now instead of a request that hangs and maybe never
  * stores the signup.

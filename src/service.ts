@@ -7,6 +7,7 @@ import { closeQueues, createStepQueues } from './queues/index.ts';
 import {
   createIntakeConnection,
   createWorkerConnection,
+  logConnectionErrors,
   waitUntilReady,
 } from './redis.ts';
 import { startWorkers, type WorkerHandle } from './worker.ts';
@@ -29,9 +30,7 @@ export async function startService(
   log: Logger,
   role: Role = 'all',
 ): Promise<RunningService> {
-  const checkConnection = createWorkerConnection(config.redisUrl);
-  await warnIfRedisCanEvict(checkConnection, log);
-  checkConnection.disconnect();
+  await warnIfRedisCanEvict(config.redisUrl, log);
 
   const workers =
     role === 'http' ? undefined : startWorkers(config, log, USER_AGENT);
@@ -49,11 +48,16 @@ export async function startService(
 }
 
 async function startHttp(config: Config, log: Logger) {
-  const intakeRedis = createIntakeConnection(config.redisUrl);
+  const intakeRedis = logConnectionErrors(
+    createIntakeConnection(config.redisUrl),
+    log,
+    'intake',
+  );
   // Bull Board reads may wait for Redis; the intake must not.
-  const boardRedis = createWorkerConnection(config.redisUrl);
-  intakeRedis.on('error', (error) =>
-    log.warn({ err: error }, 'intake redis error'),
+  const boardRedis = logConnectionErrors(
+    createWorkerConnection(config.redisUrl),
+    log,
+    'board',
   );
   // Without an offline queue, commands sent before the first connect fail;
   // wait for it, but serve anyway (with 503s) if Redis is down at start.

@@ -17,7 +17,7 @@ import {
   StepName,
   type StepJobData,
 } from './queues/index.ts';
-import { createWorkerConnection } from './redis.ts';
+import { createWorkerConnection, logConnectionErrors } from './redis.ts';
 import { closeWithin } from './shutdown.ts';
 
 // Long enough to ride out spacing between calls, short enough that a job
@@ -39,7 +39,11 @@ export function startWorkers(
   log: Logger,
   userAgent: string,
 ): WorkerHandle {
-  const redis = createWorkerConnection(config.redisUrl);
+  const redis = logConnectionErrors(
+    createWorkerConnection(config.redisUrl),
+    log,
+    'worker',
+  );
   const deps = buildStepDeps(config, redis, userAgent);
   const queues = createStepQueues(redis, config.queuePrefix);
   const workers = STEP_ORDER.map(

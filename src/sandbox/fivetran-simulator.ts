@@ -960,36 +960,66 @@ export function startFivetranSimulator(
     req.socket.destroy();
   }
 
-  /** Auth, Accept, rate limits and faults, in the order the real API applies them. */
+  type GateResult = { reply: Reply } | { fault: SimFault } | undefined;
+
+  /** Auth, Accept, rate limits and faults, decided when the request arrives. */
   function gate(
     req: http.IncomingMessage,
     match: RouteMatch,
     receivedAt: number,
-  ): Reply | SimFault | undefined {
+  ): GateResult {
     if (!credentialsMatch(req.headers.authorization, expectedCredentials)) {
-      return errorReply(
-        401,
-        'AuthFailed',
-        'Missing or invalid API key and secret in the Authorization header',
-      );
+      return {
+        reply: errorReply(
+          401,
+          'AuthFailed',
+          'Missing or invalid API key and secret in the Authorization header',
+        ),
+      };
     }
     if (!isAcceptable(req.headers.accept)) {
-      return errorReply(
-        406,
-        'NotAcceptable',
-        `Unsupported Accept header '${req.headers.accept}'`,
-      );
+      return {
+        reply: errorReply(
+          406,
+          'NotAcceptable',
+          `Unsupported Accept header '${req.headers.accept}'`,
+        ),
+      };
     }
-    return admit(match.route, receivedAt) ?? takeFault(match.route);
+    const limited = admit(match.route, receivedAt);
+    if (limited) return { reply: limited };
+    const fault = takeFault(match.route);
+    return fault ? { fault } : undefined;
+  }
+
+  async function respond(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    record: SimRequest,
+    gated: GateResult,
+    work: () => Promise<Reply>,
+  ) {
+    const fault = gated && 'fault' in gated ? gated.fault : undefined;
+    await sleep(latencyMs + (fault?.kind === 'latency' ? fault.ms : 0));
+    if (gated && 'reply' in gated) return send(res, record, gated.reply);
+    if (fault?.kind === 'status') return send(res, record, faultReply(fault));
+    if (fault?.kind === 'reset' && fault.when === 'before') {
+      return resetSocket(req, record);
+    }
+    const reply = await work();
+    record.acted = reply.status >= 200 && reply.status < 300;
+    if (fault?.kind === 'reset') return resetSocket(req, record);
+    send(res, record, reply);
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const receivedAt = Date.now();
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://simulator.local');
-    const match = url.pathname.startsWith('/v1/')
+    const isApi = url.pathname.startsWith('/v1/');
+    const match: RouteMatch = isApi
       ? matchRoute(method, url.pathname)
-      : { route: 'unknown' as const };
+      : { route: 'unknown' };
     const record: SimRequest = {
       method,
       path: url.pathname,
@@ -1000,44 +1030,18 @@ export function startFivetranSimulator(
       acted: false,
     };
     requests.push(record);
+    // Gating before the body is read keeps rate-limit windows in arrival order.
+    const gated: GateResult = isApi
+      ? gate(req, match, receivedAt)
+      : { reply: errorReply(404, 'NotFound', 'HTTP 404 Not Found') };
     const limitBytes =
       match.route === 'upload-package'
         ? maxPackageBytes + MULTIPART_OVERHEAD_BYTES
         : MAX_JSON_BODY_BYTES;
     const raw = await readBody(req, limitBytes);
-
-    if (!url.pathname.startsWith('/v1/')) {
-      send(res, record, errorReply(404, 'NotFound', 'HTTP 404 Not Found'));
-      return;
-    }
-    const gated = gate(req, match, receivedAt);
-    let extraLatencyMs = 0;
-    if (gated && 'kind' in gated && gated.kind === 'latency') {
-      extraLatencyMs = gated.ms;
-    }
-    await sleep(latencyMs + extraLatencyMs);
-
-    if (gated && 'status' in gated && !('kind' in gated)) {
-      send(res, record, gated);
-      return;
-    }
-    if (gated && 'kind' in gated) {
-      if (gated.kind === 'status') {
-        send(res, record, faultReply(gated));
-        return;
-      }
-      if (gated.kind === 'reset' && gated.when === 'before') {
-        resetSocket(req, record);
-        return;
-      }
-    }
-    const reply = await actSafely(req, match, url.searchParams, raw);
-    record.acted = reply.status >= 200 && reply.status < 300;
-    if (gated && 'kind' in gated && gated.kind === 'reset') {
-      resetSocket(req, record);
-      return;
-    }
-    send(res, record, reply);
+    await respond(req, res, record, gated, () =>
+      actSafely(req, match, url.searchParams, raw),
+    );
   }
 
   const server = http.createServer((req, res) => {

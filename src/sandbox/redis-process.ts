@@ -10,9 +10,13 @@ export interface RedisProcess {
   url: string;
   port: number;
   dir: string;
-  /** Stops the server (SIGTERM: an AOF is flushed) and starts it again. */
-  restart(): Promise<void>;
+  /** Stops the server (SIGTERM, so an AOF is flushed); keeps its data. */
   stop(): Promise<void>;
+  /** Starts a stopped server again on the same port and data. */
+  start(): Promise<void>;
+  restart(): Promise<void>;
+  /** Stops the server and deletes its data. */
+  remove(): Promise<void>;
 }
 
 export interface RedisProcessOptions {
@@ -62,11 +66,18 @@ export async function startRedisProcess(
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    async stop() {
+      await terminate(child);
+    },
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      child = await launch(args, port);
+    },
     async restart() {
       await terminate(child);
       child = await launch(args, port);
     },
-    async stop() {
+    async remove() {
       await terminate(child);
       rmSync(dir, { recursive: true, force: true });
     },

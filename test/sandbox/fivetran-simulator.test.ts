@@ -185,14 +185,20 @@ describe('connections', () => {
   it('creates a paused, incomplete connection with a Connect Card', async () => {
     const { status, json } = await createConnection();
     expect(status).toBe(201);
-    const data = json.data as Record<string, any>;
+    const data = json.data as unknown as {
+      id: string;
+      paused: boolean;
+      status: { setup_state: string };
+      config: { package_id: string; secrets_list: unknown };
+      connect_card: { token: string; uri: string };
+    };
     expect(data.status.setup_state).toBe('incomplete');
     expect(data.paused).toBe(true);
     expect(data.config.secrets_list).toEqual([
       { key: 'API_KEY', value: '******' },
       { key: 'API_SECRET', value: '******' },
     ]);
-    const token = data.connect_card.token as string;
+    const token = data.connect_card.token;
     expect(token.split('.')).toHaveLength(3);
     expect(data.connect_card.uri).toBe(
       `https://fivetran.com/connect-card/setup?redirect_uri=https://app.example.com/return?onboarding=abc&auth=${token}&hide_setup_guide=true`,
@@ -300,6 +306,23 @@ describe('faults and rate limits', () => {
       (r) => r.route === 'create-connection' && r.status !== 429,
     );
     expect(counted).toHaveLength(3);
+  });
+
+  it('admits exactly max concurrent creates and rejects the rest', async () => {
+    const packageIds = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => uploadPackage()),
+    );
+    sim.setRateLimits({ create: { max: 2, windowMs: 60_000 } });
+    const statuses = await Promise.all(
+      packageIds.map((id, i) =>
+        call('POST', '/v1/connections', {
+          json: connectionBody(id, `burst_${i}`),
+        }).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 201)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+    expect(sim.connections.size).toBe(2);
   });
 
   it('reports X-Rate-Limit headers when an overall limit is set', async () => {

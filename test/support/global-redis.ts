@@ -15,6 +15,6 @@ export default async function setup(project: TestProject) {
   const redis = await startRedisProcess();
   project.provide('redisUrl', redis.url);
   return async () => {
-    await redis.stop();
+    await redis.remove();
   };
 }

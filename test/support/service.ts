@@ -59,6 +59,7 @@ export async function startTestService(
   const log = createLogger(config.logLevel);
   const service = await startService(config, log, role);
   const redis = new Redis(config.redisUrl);
+  redis.on('error', () => {});
   const url = service.url ?? '';
   return {
     config,

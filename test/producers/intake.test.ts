@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
+import {
+  BOARD_PASSWORD,
+  BOARD_USER,
+  signup,
+  startTestService,
+  testEnv,
+  type TestService,
+} from '../support/service.ts';
+
+describe('HTTP intake', () => {
+  let sandbox: Sandbox;
+  let service: TestService;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    // No workers: these tests are about what the intake accepts and stores.
+    service = await startTestService(testEnv(sandbox.env), 'http');
+  });
+
+  afterAll(async () => {
+    await service.stop();
+    await sandbox.close();
+  });
+
+  it('answers 401 without the bearer token or with a wrong one', async () => {
+    const wrong = await service.postSignup(signup(1), 'not-the-token');
+    expect(wrong.status).toBe(401);
+    const none = await fetch(`${service.url}/signups`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(signup(1)),
+    });
+    expect(none.status).toBe(401);
+    expect(await service.store.get('onb_000000000000000000000000')).toBe(
+      undefined,
+    );
+  });
+
+  it('answers 400 naming every failing field', async () => {
+    const response = await service.postSignup({
+      event_id: '',
+      user: { id: 42, email: 'not-an-email', nickname: 'x' },
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as {
+      error: string;
+      fields: { field: string; message: string }[];
+    };
+    expect(body.error).toBe('invalid_body');
+    expect(body.fields.map((problem) => problem.field).sort()).toEqual([
+      'event_id',
+      'user.email',
+      'user.id',
+      'user.nickname',
+    ]);
+  });
+
+  it('answers 400 for a missing user and for malformed JSON', async () => {
+    const missing = await service.postSignup({ event_id: 'e1' });
+    expect(missing.status).toBe(400);
+    const body = (await missing.json()) as { fields: { field: string }[] };
+    expect(body.fields).toEqual([{ field: 'user', message: 'is required' }]);
+
+    const malformed = await fetch(`${service.url}/signups`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${service.config.intakeToken}`,
+      },
+      body: '{"event_id": ',
+    });
+    expect(malformed.status).toBe(400);
+  });
+
+  it('stores an accepted signup and reports it without the link', async () => {
+    const response = await service.postSignup(signup(7));
+    expect(response.status).toBe(202);
+    const { onboarding_id: id } = (await response.json()) as {
+      onboarding_id: string;
+    };
+    const job = await service.redis.exists(
+      `${service.config.queuePrefix}:upload-package:upload-package-${id}`,
+    );
+    expect(job).toBe(1);
+
+    const status = await fetch(`${service.url}/signups/${id}`, {
+      headers: { authorization: `Bearer ${service.config.intakeToken}` },
+    });
+    expect(status.status).toBe(200);
+    const view = (await status.json()) as Record<string, unknown>;
+    expect(view).toMatchObject({
+      onboarding_id: id,
+      state: 'queued',
+      user: { id: 'user-7', email: 'user7@example.com', name: 'User 7' },
+    });
+    expect(JSON.stringify(view)).not.toContain('connect-card');
+  });
+
+  it('answers 404 for an unknown onboarding and 401 without token', async () => {
+    const unknown = await fetch(
+      `${service.url}/signups/onb_ffffffffffffffffffffffff`,
+      { headers: { authorization: `Bearer ${service.config.intakeToken}` } },
+    );
+    expect(unknown.status).toBe(404);
+    const anonymous = await fetch(
+      `${service.url}/signups/onb_ffffffffffffffffffffffff`,
+    );
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('keeps Bull Board behind basic auth and shows every queue', async () => {
+    const anonymous = await fetch(`${service.url}/admin/queues/api/queues`);
+    expect(anonymous.status).toBe(401);
+    const wrong = await fetch(`${service.url}/admin/queues/api/queues`, {
+      headers: { authorization: basic(BOARD_USER, 'wrong-password') },
+    });
+    expect(wrong.status).toBe(401);
+    const operator = await fetch(`${service.url}/admin/queues/api/queues`, {
+      headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) },
+    });
+    expect(operator.status).toBe(200);
+    const body = (await operator.json()) as { queues: { name: string }[] };
+    expect(body.queues.map((queue) => queue.name).sort()).toEqual([
+      'create-connection',
+      'email-connect-card',
+      'upload-package',
+    ]);
+    const page = await fetch(`${service.url}/admin/queues`, {
+      headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) },
+    });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+  });
+});
+
+function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}

@@ -1,0 +1,55 @@
+import { Queue } from 'bullmq';
+import type { TestService } from './service.ts';
+import { waitFor } from './wait-for.ts';
+
+/** Reads a step job as Bull Board would show it. */
+export async function readJob(
+  service: TestService,
+  step: string,
+  onboardingId: string,
+) {
+  const queue = new Queue(step, {
+    connection: service.redis,
+    prefix: service.config.queuePrefix,
+  });
+  try {
+    const job = await queue.getJob(`${step}-${onboardingId}`);
+    return job
+      ? {
+          state: await job.getState(),
+          failedReason: job.failedReason,
+          attemptsMade: job.attemptsMade,
+          attemptsStarted: job.attemptsStarted,
+          data: job.data as Record<string, unknown>,
+          returnvalue: job.returnvalue as unknown,
+        }
+      : undefined;
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Posts a signup and returns its onboarding id. */
+export async function submitSignup(
+  service: TestService,
+  body: unknown,
+): Promise<string> {
+  const response = await service.postSignup(body);
+  if (response.status !== 202) {
+    throw new Error(`signup answered ${response.status}`);
+  }
+  return ((await response.json()) as { onboarding_id: string }).onboarding_id;
+}
+
+export function waitForState(
+  service: TestService,
+  onboardingId: string,
+  state: string,
+  timeoutMs = 20_000,
+) {
+  return waitFor(
+    () => service.store.get(onboardingId),
+    (record) => record?.state === state,
+    timeoutMs,
+  );
+}
