@@ -107,7 +107,10 @@ export function buildStepDeps(
     store: createOnboardingStore(redis, config.queuePrefix),
     fivetran: createFivetranClient({ ...config.fivetran, budget, userAgent }),
     packageSource: createPackageSource(
-      new Storage(),
+      // The job retries failed reads itself. The library's own retry of a
+      // media download leaks an unhandled rejection per retry (seen with
+      // 8.4 against a 503), which would take the whole worker down.
+      new Storage({ retryOptions: { autoRetry: false } }),
       config.connector.bucket,
       config.connector.object,
     ),

@@ -53,7 +53,7 @@ describe('step failures', () => {
     );
     expect(uploads).toHaveLength(1);
     expect(sandbox.fivetran.packages.size).toBe(0);
-    expect(record?.packageDeletedAt).toBeDefined();
+    expect((await service.store.get(id))?.packageDeletedAt).toBeDefined();
     expect(sandbox.smtp.messages).toHaveLength(0);
   });
 
