@@ -38,6 +38,8 @@ export const ErrorCode = {
   StepOutOfOrder: 'STEP_OUT_OF_ORDER',
   /** The service is shutting down; the job is handed back. */
   ShuttingDown: 'SHUTTING_DOWN',
+  /** A signup event failed validation. */
+  InvalidSignup: 'INVALID_SIGNUP',
   /** Redis is unreachable; the signup was not (reliably) stored. */
   IntakeUnavailable: 'INTAKE_UNAVAILABLE',
   /** The shared Fivetran budget has no slot soon enough to wait inline. */

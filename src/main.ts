@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const service = await startService(config, log, role);
   if (service.url) {
-    log.info({ url: service.url, board: `${service.url}/admin/queues` }, 'listening');
+    log.info(
+      { url: service.url, board: `${service.url}/admin/queues` },
+      'listening',
+    );
   }
   onShutdownSignals(() => service.stop(), log);
 }

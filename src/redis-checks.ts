@@ -16,11 +16,8 @@ export async function warnIfRedisCanEvict(
   try {
     await waitUntilReady(redis, 5000);
     const reply = (await redis.config('GET', 'maxmemory-policy')) as
-      | string[]
-      | Record<string, string>;
-    const policy = Array.isArray(reply)
-      ? reply[1]
-      : reply['maxmemory-policy'];
+      string[] | Record<string, string>;
+    const policy = Array.isArray(reply) ? reply[1] : reply['maxmemory-policy'];
     if (policy !== 'noeviction') {
       log.warn(
         { maxmemoryPolicy: policy },

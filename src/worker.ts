@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Storage } from '@google-cloud/storage';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -64,6 +65,9 @@ export function startWorkers(
           lockDuration: config.steps.lockDurationMs,
           stalledInterval: config.steps.stalledIntervalMs,
           maxStalledCount: MAX_STALLED_COUNT,
+          // Shown per job in Bull Board ("processed by"), and lets tests see
+          // which process ran what.
+          name: `${hostname()}:${process.pid}`,
         },
       ),
   );

@@ -134,9 +134,7 @@ export function createFivetranClient(options: FivetranClientOptions) {
     return body.data;
   }
 
-  async function page<T>(
-    options: CallOptions,
-  ): Promise<Page<T>> {
+  async function page<T>(options: CallOptions): Promise<Page<T>> {
     const body = await data<{ items?: T[]; next_cursor?: string }>(options);
     return { items: body.items ?? [], nextCursor: body.next_cursor };
   }

@@ -1,5 +1,8 @@
 import { ErrorCode, ServiceError } from '../errors.ts';
-import type { ConnectionRequest, FivetranConnection } from '../fivetran/types.ts';
+import type {
+  ConnectionRequest,
+  FivetranConnection,
+} from '../fivetran/types.ts';
 import { schemaNameFor } from '../onboarding/ids.ts';
 import { requireRecord, type StepDeps, type StepRun } from './step-deps.ts';
 
@@ -44,21 +47,21 @@ export async function createConnection(
   const outcome = existing
     ? { connection: existing, adopted: true }
     : await createOrAdopt(deps, run, {
-      group_id: settings.groupId,
-      service: 'connector_sdk',
-      run_setup_tests: false,
-      paused: true,
-      destination_schema_names: 'FIVETRAN_NAMING',
-      config: {
-        schema,
-        package_id: record.packageId,
-        secrets_list: settings.secretKeys.map((key) => ({ key, value: '' })),
-        ...(settings.pythonVersion
-          ? { python_version: settings.pythonVersion }
-          : {}),
-      },
-      connect_card_config: { redirect_uri: redirectUri },
-    });
+        group_id: settings.groupId,
+        service: 'connector_sdk',
+        run_setup_tests: false,
+        paused: true,
+        destination_schema_names: 'FIVETRAN_NAMING',
+        config: {
+          schema,
+          package_id: record.packageId,
+          secrets_list: settings.secretKeys.map((key) => ({ key, value: '' })),
+          ...(settings.pythonVersion
+            ? { python_version: settings.pythonVersion }
+            : {}),
+        },
+        connect_card_config: { redirect_uri: redirectUri },
+      });
   const { connection, adopted } = outcome;
   const connectCardUri =
     connection.connect_card?.uri ??
@@ -74,7 +77,10 @@ export async function createConnection(
     packageId: connection.config?.package_id ?? record.packageId,
     connectCardUri,
   });
-  run.log.info({ connectionId: connection.id, schema, adopted }, 'connection ready');
+  run.log.info(
+    { connectionId: connection.id, schema, adopted },
+    'connection ready',
+  );
   return { connectionId: connection.id, adopted };
 }
 

@@ -2,10 +2,7 @@ import type { FivetranClient } from '../fivetran/client.ts';
 import type { PackageSource } from '../gcs/package-source.ts';
 import type { Logger } from '../logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import type {
-  OnboardingRecord,
-  OnboardingStore,
-} from '../onboarding/store.ts';
+import type { OnboardingRecord, OnboardingStore } from '../onboarding/store.ts';
 import { ErrorCode, ServiceError } from '../errors.ts';
 
 /** What the steps need from the outside world, injected by the worker. */

@@ -1,11 +1,6 @@
 import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
-import {
-  ErrorCode,
-  ServiceError,
-  hasCode,
-  isRetryable,
-} from '../errors.ts';
+import { ErrorCode, ServiceError, hasCode, isRetryable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import {
   nextStep,
@@ -20,12 +15,14 @@ import { emailConnectCard } from './email-connect-card.ts';
 import type { StepDeps, StepRun } from './step-deps.ts';
 import { uploadPackage } from './upload-package.ts';
 
-const STEPS: Record<StepName, (deps: StepDeps, run: StepRun) => Promise<object>> =
-  {
-    [StepName.UploadPackage]: uploadPackage,
-    [StepName.CreateConnection]: createConnection,
-    [StepName.EmailConnectCard]: emailConnectCard,
-  };
+const STEPS: Record<
+  StepName,
+  (deps: StepDeps, run: StepRun) => Promise<object>
+> = {
+  [StepName.UploadPackage]: uploadPackage,
+  [StepName.CreateConnection]: createConnection,
+  [StepName.EmailConnectCard]: emailConnectCard,
+};
 
 export interface StepProcessorOptions {
   deps: StepDeps;
@@ -99,9 +96,13 @@ export function createStepProcessor(
       error.details.waitMs ?? (error.details.retryAfterSeconds ?? 1) * 1000;
     const waitedMs = (job.data.rateLimitWaitMs ?? 0) + waitMs;
     if (waitedMs > maxRateLimitWaitMs || !token) {
-      const reason = `rate limited: would wait ${Math.round(waitedMs / 1000)} s in total, over the ${Math.round(maxRateLimitWaitMs / 1000)} s allowed`;
-      const final = new ServiceError(ErrorCode.RateLimitWaitExceeded, reason);
-      await onFailure(job, final, log);
+      const seconds = (ms: number) => (ms / 1000).toFixed(1);
+      const reason = `rate limited: ${seconds(waitedMs)} s of waiting in total, over the ${seconds(maxRateLimitWaitMs)} s allowed`;
+      await onFailure(
+        job,
+        new ServiceError(ErrorCode.RateLimitWaitExceeded, reason),
+        log,
+      );
       throw new UnrecoverableError(reason);
     }
     log.info({ waitMs, code: error.code }, 'waiting out rate limit');
@@ -133,7 +134,7 @@ export function createStepProcessor(
     await releasePackage(deps, job.data.onboardingId, log);
     if (!retryable && error instanceof ServiceError) {
       // Tell BullMQ not to retry; the message is what Bull Board shows.
-      throw new UnrecoverableError(`${code}: ${reason}`);
+      throw new UnrecoverableError(`${reason} [${code}]`);
     }
   }
 }

@@ -46,9 +46,7 @@ function smtpError(error: unknown): ServiceError {
   };
   const permanent =
     code === 'EAUTH' ||
-    (responseCode === undefined
-      ? code === 'EENVELOPE'
-      : responseCode >= 500);
+    (responseCode === undefined ? code === 'EENVELOPE' : responseCode >= 500);
   return new ServiceError(
     permanent ? ErrorCode.MailRejected : ErrorCode.MailUnavailable,
     `Sending the Connect Card email failed: ${(error as Error).message}`,

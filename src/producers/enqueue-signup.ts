@@ -1,9 +1,6 @@
 import { ErrorCode, ServiceError } from '../errors.ts';
 import { onboardingIdFor } from '../onboarding/ids.ts';
-import {
-  OnboardingState,
-  type OnboardingStore,
-} from '../onboarding/store.ts';
+import { OnboardingState, type OnboardingStore } from '../onboarding/store.ts';
 import {
   stepJobOptions,
   StepName,

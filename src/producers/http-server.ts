@@ -1,9 +1,5 @@
 import Fastify from 'fastify';
-import type {
-  FastifyBaseLogger,
-  FastifyError,
-  FastifyInstance,
-} from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logger.ts';
 import type { OnboardingRecord } from '../onboarding/store.ts';
@@ -41,13 +37,10 @@ export async function buildHttpServer(
       const header = request.headers.authorization ?? '';
       const token = header.startsWith('Bearer ') ? header.slice(7) : '';
       if (!token || !safeEqual(token, options.intakeToken)) {
-        await reply
-          .code(401)
-          .header('www-authenticate', 'Bearer')
-          .send({
-            error: 'unauthorized',
-            message: 'Send Authorization: Bearer <INTAKE_TOKEN>',
-          });
+        await reply.code(401).header('www-authenticate', 'Bearer').send({
+          error: 'unauthorized',
+          message: 'Send Authorization: Bearer <INTAKE_TOKEN>',
+        });
       }
     });
     scope.post('/signups', async (request, reply) => {
@@ -131,7 +124,10 @@ function replyWithError(
   reply: Parameters<Parameters<FastifyInstance['setErrorHandler']>[0]>[2],
 ) {
   if (error instanceof IntakeUnavailableError) {
-    request.log.error({ err: error.cause, code: error.code }, 'intake unavailable');
+    request.log.error(
+      { err: error.cause, code: error.code },
+      'intake unavailable',
+    );
     return reply.code(503).header('retry-after', '5').send({
       error: 'unavailable',
       message: 'The signup was not stored; retry shortly',

@@ -19,8 +19,7 @@ export interface FieldProblem {
 }
 
 export type SignupParse =
-  | { ok: true; event: SignupEvent }
-  | { ok: false; problems: FieldProblem[] };
+  { ok: true; event: SignupEvent } | { ok: false; problems: FieldProblem[] };
 
 /** Validates a signup, naming every failing field. */
 export function parseSignupEvent(body: unknown): SignupParse {

@@ -20,6 +20,7 @@ export async function readJob(
           failedReason: job.failedReason,
           attemptsMade: job.attemptsMade,
           attemptsStarted: job.attemptsStarted,
+          processedBy: job.processedBy,
           data: job.data as Record<string, unknown>,
           returnvalue: job.returnvalue as unknown,
         }

@@ -4,7 +4,11 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createOnboardingStore } from '../../src/onboarding/store.ts';
-import { startService, type Role, type RunningService } from '../../src/service.ts';
+import {
+  startService,
+  type Role,
+  type RunningService,
+} from '../../src/service.ts';
 
 export const INTAKE_TOKEN = 'test-intake-token-0123456789';
 export const BOARD_USER = 'operator';
