@@ -200,6 +200,28 @@ function createCleanup() {
   };
 }
 
+/**
+ * startRedisProcess() probes the port with ioredis clients that have no
+ * 'error' listener, so every probe before the server listens makes ioredis
+ * print "[ioredis] Unhandled error event: ... ECONNREFUSED" with a stack.
+ * That is expected while the server boots and only alarms a newcomer.
+ */
+async function withoutStartupProbeNoise<T>(start: () => Promise<T>) {
+  const original = console.error;
+  console.error = (...args: unknown[]) => {
+    const [first, second] = args;
+    const probeNoise =
+      first === '[ioredis] Unhandled error event:' &&
+      String(second).includes('ECONNREFUSED');
+    if (!probeNoise) original(...args);
+  };
+  try {
+    return await start();
+  } finally {
+    console.error = original;
+  }
+}
+
 async function checkRedisUrl(url: string): Promise<string | undefined> {
   const client = new Redis(url, {
     lazyConnect: true,
@@ -428,7 +450,9 @@ async function run(
     }
     redisNote = `REDIS_URL, queue prefix {demo-${runId}}`;
   } else if (redisServerAvailable()) {
-    const redis: RedisProcess = await startRedisProcess();
+    const redis: RedisProcess = await withoutStartupProbeNoise(() =>
+      startRedisProcess(),
+    );
     cleanup.add('redis-server', () => redis.remove());
     redisUrl = redis.url;
     redisNote = `private redis-server on port ${redis.port}, deleted on exit`;
@@ -455,6 +479,11 @@ async function run(
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.LOG_LEVEL?.trim() || 'warn',
     STEP_BACKOFF_MS: '200',
+    // The simulator enforces no limits, and Fivetran's (the defaults) space
+    // create calls 3 s apart: --count 20 would already miss the deadline.
+    FIVETRAN_RATE_LIMIT: process.env.FIVETRAN_RATE_LIMIT?.trim() || '100/1s',
+    FIVETRAN_CREATE_RATE_LIMIT:
+      process.env.FIVETRAN_CREATE_RATE_LIMIT?.trim() || '50/1s',
   };
   let config: Config;
   try {

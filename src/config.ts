@@ -114,6 +114,7 @@ const envSchema = z.object({
   STALLED_INTERVAL_MS: durationMs(30 * SECOND_MS),
   SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND_MS),
   ORPHAN_PACKAGE_AGE_MS: durationMs(HOUR_MS),
+  ORPHAN_SWEEP_INTERVAL_MS: durationMs(15 * MINUTE_MS),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -158,7 +159,10 @@ export interface Config {
     stalledIntervalMs: number;
   };
   shutdownTimeoutMs: number;
+  /** Unbound packages of ours younger than this are left alone. */
   orphanPackageAgeMs: number;
+  /** How often the orphan sweep runs; 0 turns it off. */
+  orphanSweepIntervalMs: number;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -227,6 +231,7 @@ function toConfig(env: Env): Config {
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     orphanPackageAgeMs: env.ORPHAN_PACKAGE_AGE_MS,
+    orphanSweepIntervalMs: env.ORPHAN_SWEEP_INTERVAL_MS,
     logLevel: env.LOG_LEVEL,
   };
 }

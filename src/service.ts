@@ -3,7 +3,11 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createOnboardingStore } from './onboarding/store.ts';
 import { buildHttpServer } from './producers/http-server.ts';
-import { closeQueues, createStepQueues } from './queues/index.ts';
+import {
+  closeQueues,
+  createMaintenanceQueue,
+  createStepQueues,
+} from './queues/index.ts';
 import {
   createIntakeConnection,
   createWorkerConnection,
@@ -66,13 +70,17 @@ async function startHttp(config: Config, log: Logger) {
   );
   const queues = createStepQueues(intakeRedis, config.queuePrefix);
   const boardQueues = createStepQueues(boardRedis, config.queuePrefix);
+  const maintenanceQueue = createMaintenanceQueue(
+    boardRedis,
+    config.queuePrefix,
+  );
   const app: FastifyInstance = await buildHttpServer({
     intake: {
       store: createOnboardingStore(intakeRedis, config.queuePrefix),
       queues,
       queueSettings: config.steps,
     },
-    boardQueues: Object.values(boardQueues),
+    boardQueues: [...Object.values(boardQueues), maintenanceQueue],
     intakeToken: config.intakeToken,
     board: config.board,
     log,
@@ -87,6 +95,7 @@ async function startHttp(config: Config, log: Logger) {
       await app.close();
       await closeQueues(queues);
       await closeQueues(boardQueues);
+      await maintenanceQueue.close();
       intakeRedis.disconnect();
       await boardRedis.quit().catch(() => boardRedis.disconnect());
     },

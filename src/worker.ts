@@ -11,9 +11,13 @@ import type { StepDeps } from './jobs/step-deps.ts';
 import type { Logger } from './logger.ts';
 import { createMailer } from './mail/mailer.ts';
 import { createOnboardingStore } from './onboarding/store.ts';
+import { sweepOrphanPackages } from './jobs/sweep-orphan-packages.ts';
 import {
   closeQueues,
+  createMaintenanceQueue,
   createStepQueues,
+  MAINTENANCE_QUEUE,
+  ORPHAN_SWEEP_SCHEDULER,
   STEP_ORDER,
   StepName,
   type StepJobData,
@@ -29,7 +33,7 @@ const MAX_INLINE_BUDGET_WAIT_MS = 15_000;
 const MAX_STALLED_COUNT = 5;
 
 export interface WorkerHandle {
-  workers: Worker<StepJobData>[];
+  workers: Worker[];
   /** Stops taking jobs, lets active ones finish within the deadline. */
   close(deadlineMs: number): Promise<void>;
 }
@@ -47,7 +51,7 @@ export function startWorkers(
   );
   const deps = buildStepDeps(config, redis, userAgent);
   const queues = createStepQueues(redis, config.queuePrefix);
-  const workers = STEP_ORDER.map(
+  const workers: Worker[] = STEP_ORDER.map(
     (step) =>
       new Worker<StepJobData>(
         step,
@@ -76,6 +80,8 @@ export function startWorkers(
       log.error({ err: error, queue: worker.name }, 'worker error'),
     );
   }
+  const maintenance = startMaintenance(config, redis, deps, log);
+  workers.push(maintenance.worker);
   log.info(
     { queues: STEP_ORDER, concurrency: config.steps.concurrency },
     'workers started',
@@ -86,11 +92,46 @@ export function startWorkers(
     async close(deadlineMs) {
       await closeWithin(workers, deadlineMs, log);
       await closeQueues(queues);
+      await maintenance.queue.close();
       await deps.fivetran.close();
       deps.mailer.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+function startMaintenance(
+  config: Config,
+  redis: Redis,
+  deps: StepDeps,
+  log: Logger,
+) {
+  const queue = createMaintenanceQueue(redis, config.queuePrefix);
+  if (config.orphanSweepIntervalMs > 0) {
+    // Every worker process upserts the same scheduler: one schedule results.
+    queue
+      .upsertJobScheduler(
+        ORPHAN_SWEEP_SCHEDULER,
+        { every: config.orphanSweepIntervalMs },
+        { name: ORPHAN_SWEEP_SCHEDULER },
+      )
+      .catch((error: unknown) =>
+        log.error({ err: error }, 'orphan sweep not scheduled'),
+      );
+  }
+  const worker = new Worker(
+    MAINTENANCE_QUEUE,
+    async (job) =>
+      sweepOrphanPackages(deps, {
+        minAgeMs: config.orphanPackageAgeMs,
+        log: log.child({ queue: MAINTENANCE_QUEUE, jobId: job.id }),
+      }),
+    { connection: redis, prefix: config.queuePrefix, concurrency: 1 },
+  );
+  worker.on('error', (error) =>
+    log.error({ err: error, queue: MAINTENANCE_QUEUE }, 'worker error'),
+  );
+  return { queue, worker };
 }
 
 export function buildStepDeps(

@@ -22,6 +22,7 @@ export async function uploadPackage(
     return { packageId: record.packageId, reused: true };
   }
   const zip = await deps.packageSource.fetch();
+  await deps.store.noteUploadedHash(zip.sha256);
   const uploaded = await deps.fivetran.uploadPackage(
     zip.bytes,
     zip.fileName,

@@ -115,6 +115,11 @@ export function createOnboardingStore(
 ) {
   const keyOf = (onboardingId: string) =>
     `${prefix}:onboarding:${onboardingId}`;
+  // Every package id any onboarding recorded, and every ZIP hash we sent:
+  // together they tell the orphan sweep which unbound packages are ours
+  // and lost (never recorded) rather than in use or someone else's.
+  const recordedPackagesKey = `${prefix}:packages:recorded`;
+  const uploadedHashesKey = `${prefix}:packages:hashes`;
 
   async function update(
     onboardingId: string,
@@ -178,11 +183,25 @@ export function createOnboardingStore(
       return record as unknown as OnboardingRecord;
     },
 
-    recordPackage(onboardingId: string, packageId: string) {
-      return update(onboardingId, OnboardingState.PackageUploaded, {
+    async recordPackage(onboardingId: string, packageId: string) {
+      await redis.sadd(recordedPackagesKey, packageId);
+      await update(onboardingId, OnboardingState.PackageUploaded, {
         packageId,
         packageUploadedAt: now().toISOString(),
       });
+    },
+
+    /** Called before an upload, so a lost answer still leaves a trace. */
+    async noteUploadedHash(sha256: string) {
+      await redis.sadd(uploadedHashesKey, sha256);
+    },
+
+    async isUploadedHash(sha256: string): Promise<boolean> {
+      return (await redis.sismember(uploadedHashesKey, sha256)) === 1;
+    },
+
+    async isRecordedPackage(packageId: string): Promise<boolean> {
+      return (await redis.sismember(recordedPackagesKey, packageId)) === 1;
     },
 
     recordConnection(

@@ -68,6 +68,24 @@ export function stepJobId(step: StepName, onboardingId: string): string {
 
 export type StepQueues = Record<StepName, Queue<StepJobData>>;
 
+/** Housekeeping that is not part of any one onboarding. */
+export const MAINTENANCE_QUEUE = 'maintenance';
+export const ORPHAN_SWEEP_SCHEDULER = 'sweep-orphan-packages';
+
+export function createMaintenanceQueue(
+  connection: ConnectionOptions,
+  prefix: string,
+): Queue {
+  return new Queue(MAINTENANCE_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      removeOnComplete: { count: 100 },
+      removeOnFail: { count: 500 },
+    },
+  });
+}
+
 /** The only place that creates queues, so names and prefix stay in one spot. */
 export function createStepQueues(
   connection: ConnectionOptions,

@@ -7,6 +7,7 @@ import {
   testEnv,
   type TestService,
 } from '../support/service.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 describe('uncertain outcomes', () => {
   let sandbox: Sandbox;
@@ -82,5 +83,48 @@ describe('uncertain outcomes', () => {
     expect(sandbox.fivetran.packages.size).toBe(1);
     expect(sandbox.fivetran.connections.size).toBe(1);
     expect(sandbox.smtp.messages).toHaveLength(1);
+  });
+});
+
+describe('orphan package sweep', () => {
+  let sandbox: Sandbox;
+  let service: TestService;
+
+  beforeEach(async () => {
+    sandbox = await startSandbox();
+    service = await startTestService(
+      testEnv(sandbox.env, {
+        ORPHAN_SWEEP_INTERVAL_MS: '300',
+        ORPHAN_PACKAGE_AGE_MS: '1000',
+      }),
+    );
+  });
+
+  afterEach(async () => {
+    await service.stop();
+    await sandbox.close();
+  });
+
+  it('deletes a package whose upload answer was lost, and only that one', async () => {
+    sandbox.fivetran.inject({
+      route: 'upload-package',
+      kind: 'reset',
+      when: 'after',
+    });
+    const id = await submitSignup(service, signup(1));
+    const record = await waitForState(service, id, 'email_sent');
+    expect(
+      sandbox.fivetran.requests.filter(
+        (request) => request.route === 'upload-package' && request.acted,
+      ),
+    ).toHaveLength(2);
+
+    await waitFor(
+      async () => sandbox.fivetran.packages.size,
+      (size) => size === 1,
+    );
+    const [kept] = [...sandbox.fivetran.packages.values()];
+    expect(kept?.id).toBe(record?.packageId);
+    expect(kept?.connection_id).toBe(record?.connectionId);
   });
 });

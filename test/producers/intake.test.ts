@@ -125,6 +125,7 @@ describe('HTTP intake', () => {
     expect(body.queues.map((queue) => queue.name).sort()).toEqual([
       'create-connection',
       'email-connect-card',
+      'maintenance',
       'upload-package',
     ]);
     const page = await fetch(`${service.url}/admin/queues`, {

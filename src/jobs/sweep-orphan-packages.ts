@@ -1,0 +1,54 @@
+import type { FivetranClient } from '../fivetran/client.ts';
+import type { Logger } from '../logger.ts';
+import type { OnboardingStore } from '../onboarding/store.ts';
+
+export interface SweepResult {
+  examined: number;
+  deleted: string[];
+}
+
+/**
+ * Deletes packages this service uploaded whose answer never reached it (the
+ * socket reset after Fivetran stored the package, or the worker died before
+ * recording it). Such a package is unbound, carries a ZIP hash we sent, is
+ * recorded by no onboarding, and is older than any upload still in flight.
+ * Fivetran cannot filter packages, so the whole list is read.
+ */
+export async function sweepOrphanPackages(
+  deps: { fivetran: FivetranClient; store: OnboardingStore },
+  options: { minAgeMs: number; log: Logger; now?: () => number },
+): Promise<SweepResult> {
+  const now = options.now ?? Date.now;
+  const result: SweepResult = { examined: 0, deleted: [] };
+  let cursor: string | undefined;
+  do {
+    const page = await deps.fivetran.listPackages(cursor);
+    for (const pkg of page.items) {
+      result.examined++;
+      const ageMs = now() - Date.parse(pkg.created_at);
+      if (pkg.connection_id || !(ageMs >= options.minAgeMs)) continue;
+      if (!pkg.file_sha256_hash) continue;
+      if (!(await deps.store.isUploadedHash(pkg.file_sha256_hash))) continue;
+      if (await deps.store.isRecordedPackage(pkg.id)) continue;
+      try {
+        await deps.fivetran.deletePackage(pkg.id);
+        result.deleted.push(pkg.id);
+      } catch (error) {
+        // Bound since it was listed, or a passing failure: the next sweep
+        // looks again.
+        options.log.warn(
+          { err: error, packageId: pkg.id },
+          'orphan package not deleted',
+        );
+      }
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  if (result.deleted.length > 0) {
+    options.log.info(
+      { deleted: result.deleted, examined: result.examined },
+      'orphan packages deleted',
+    );
+  }
+  return result;
+}
