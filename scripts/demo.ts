@@ -223,19 +223,33 @@ async function withoutStartupProbeNoise<T>(start: () => Promise<T>) {
 }
 
 async function checkRedisUrl(url: string): Promise<string | undefined> {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // Reported below like any other non-Redis URL.
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    return 'it must look like redis://host:6379';
+  }
   const client = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 3000,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
   });
-  client.on('error', () => {});
+  // connect() only rejects with "Connection is closed"; the cause (refused,
+  // unknown host, bad password) arrives as an 'error' event.
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => {
+    cause ??= error;
+  });
   try {
     await client.connect();
     await client.ping();
     return undefined;
   } catch (error) {
-    return (error as Error).message;
+    return (cause ?? (error as Error)).message;
   } finally {
     client.disconnect();
   }

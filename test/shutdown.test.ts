@@ -1,0 +1,106 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../src/sandbox/sandbox.ts';
+import { readJob, submitSignup, waitForState } from './support/queues.ts';
+import {
+  signup,
+  startTestService,
+  testEnv,
+  type TestService,
+} from './support/service.ts';
+import { waitFor } from './support/wait-for.ts';
+import { spawnWorker, type WorkerProcess } from './support/worker-process.ts';
+
+describe('graceful shutdown', () => {
+  let sandbox: Sandbox;
+  let intake: TestService;
+  let env: Record<string, string>;
+  const workers: WorkerProcess[] = [];
+
+  beforeEach(async () => {
+    sandbox = await startSandbox();
+    env = testEnv(sandbox.env, { SHUTDOWN_TIMEOUT_MS: '10000' });
+    intake = await startTestService(env, 'http');
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((worker) => worker.kill()));
+    await intake.stop();
+    await sandbox.close();
+  });
+
+  async function uploadInFlight() {
+    await waitFor(
+      async () =>
+        sandbox.fivetran.requests.some(
+          (request) => request.route === 'upload-package',
+        ),
+      Boolean,
+    );
+  }
+
+  it('lets the active job finish on SIGTERM, then exits 0', async () => {
+    sandbox.fivetran.inject({
+      route: 'upload-package',
+      kind: 'latency',
+      ms: 1500,
+    });
+    const worker = await spawnWorker(env);
+    workers.push(worker);
+    const id = await submitSignup(intake, signup(1));
+    await uploadInFlight();
+
+    const exitCode = await worker.kill('SIGTERM');
+    expect(exitCode).toBe(0);
+    const record = await intake.store.get(id);
+    expect(record?.state).toBe('package_uploaded');
+    expect((await readJob(intake, 'upload-package', id))?.state).toBe(
+      'completed',
+    );
+
+    workers.push(await spawnWorker(env));
+    await waitForState(intake, id, 'email_sent');
+    expect(sandbox.smtp.messages).toHaveLength(1);
+  });
+
+  it('hands the job back, with no attempt spent, when the deadline passes', async () => {
+    sandbox.fivetran.inject({
+      route: 'upload-package',
+      kind: 'latency',
+      ms: 4000,
+    });
+    const worker = await spawnWorker({ ...env, SHUTDOWN_TIMEOUT_MS: '300' });
+    workers.push(worker);
+    const id = await submitSignup(intake, signup(2));
+    await uploadInFlight();
+
+    const startedAt = Date.now();
+    expect(await worker.kill('SIGTERM')).toBe(0);
+    expect(Date.now() - startedAt).toBeLessThan(3500);
+    const job = await readJob(intake, 'upload-package', id);
+    expect(job?.state).toBe('waiting');
+    expect(job?.attemptsMade).toBe(0);
+
+    workers.push(await spawnWorker(env));
+    await waitForState(intake, id, 'email_sent');
+    expect(sandbox.fivetran.connections.size).toBe(1);
+    expect(sandbox.smtp.messages).toHaveLength(1);
+  });
+
+  it('exits at once on a second signal', async () => {
+    sandbox.fivetran.inject({
+      route: 'upload-package',
+      kind: 'latency',
+      ms: 5000,
+    });
+    const worker = await spawnWorker(env);
+    workers.push(worker);
+    await submitSignup(intake, signup(3));
+    await uploadInFlight();
+
+    worker.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const startedAt = Date.now();
+    expect(await worker.kill('SIGINT')).toBe(1);
+    expect(Date.now() - startedAt).toBeLessThan(1000);
+  });
+});
