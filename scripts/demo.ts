@@ -255,6 +255,20 @@ async function checkRedisUrl(url: string): Promise<string | undefined> {
   }
 }
 
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
+  try {
+    // The prefix is a generated {demo-<hex>}; none of it is a glob wildcard.
+    const stream = client.scanStream({ match: `${prefix}*`, count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) {
+      if (keys.length > 0) await client.unlink(...keys);
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
 function randomToken(bytes: number): string {
   return randomBytes(bytes).toString('base64url');
 }
@@ -462,7 +476,11 @@ async function run(
       );
       return 1;
     }
-    redisNote = `REDIS_URL, queue prefix {demo-${runId}}`;
+    const sharedUrl = redisUrl;
+    // Registered first, so it runs last: after the service has stopped
+    // writing, nothing of this run is left in a Redis that outlives it.
+    cleanup.add('demo keys', () => deleteKeys(sharedUrl, `{demo-${runId}}`));
+    redisNote = `REDIS_URL, queue prefix {demo-${runId}} (removed on exit)`;
   } else if (redisServerAvailable()) {
     const redis: RedisProcess = await withoutStartupProbeNoise(() =>
       startRedisProcess(),

@@ -21,6 +21,7 @@ export async function readJob(
           attemptsMade: job.attemptsMade,
           attemptsStarted: job.attemptsStarted,
           processedBy: job.processedBy,
+          stalledCounter: job.stalledCounter,
           data: job.data as Record<string, unknown>,
           returnvalue: job.returnvalue as unknown,
         }
