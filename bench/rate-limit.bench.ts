@@ -204,6 +204,8 @@ interface Figures {
   latencyP99S: number;
   latencyMaxS: number;
   wallS: number;
+  /** Calls per route and status, e.g. "create-connection 201": 400. */
+  calls: Record<string, number>;
 }
 
 function computeFigures(
@@ -267,7 +269,17 @@ function computeFigures(
     latencyP99S: round(percentile(latencies, 99) / 1000),
     latencyMaxS: round((latencies.at(-1) ?? NaN) / 1000),
     wallS: round(wallMs / 1000, 1),
+    calls: countCalls(requests),
   };
+}
+
+function countCalls(requests: SimRequest[]): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const r of requests) {
+    const key = `${r.route} ${r.status}`;
+    calls[key] = (calls[key] ?? 0) + 1;
+  }
+  return calls;
 }
 
 function printTable(f: Figures) {
@@ -294,6 +306,12 @@ function printTable(f: Figures) {
       `${f.achievedPerWindow} / ${f.allowedPerWindow} per ${windowLabel} = ${f.achievedOverAllowed}`,
     ],
     ['429s received', String(f.status429)],
+    [
+      'calls by route and status',
+      Object.entries(f.calls)
+        .map(([key, n]) => `${key}: ${n}`)
+        .join(', '),
+    ],
     [
       'max in any rolling window',
       `${f.maxInAnyWindow} of ${f.allowedPerWindow} (creates ${f.maxCreatesInAnyWindow} of ${f.createAllowedPerWindow})`,

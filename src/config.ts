@@ -122,6 +122,9 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/** Every environment variable the service reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** The service's settings, read once from the environment and frozen. */
 export interface Config {
   redisUrl: string;

@@ -94,6 +94,8 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    // Refusals are expected until the server listens.
+    client.on('error', () => {});
     try {
       await client.connect();
       // PING answers LOADING while an AOF is replayed; wait for real data.
