@@ -548,11 +548,20 @@ async function run(
     }
     throw error;
   }
-  const service: RunningService = await startService(
-    config,
-    createLogger(config.logLevel, 'connect-card-worker-demo'),
-    'all',
-  );
+  let service: RunningService;
+  try {
+    service = await startService(
+      config,
+      createLogger(config.logLevel, 'connect-card-worker-demo'),
+      'all',
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    console.error(
+      `Port ${config.http.port} is taken; unset PORT to use any free port, or pick another.`,
+    );
+    return 1;
+  }
   cleanup.add('service', () => service.stop());
   cleanup.add('HTTP client', () => httpClient.destroy());
   if (signals.startupDone()) return 130;

@@ -12,7 +12,7 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 describe('error catalogue', () => {
   it('documents every code in the README, and no code that does not exist', () => {
     const section = readme.slice(readme.indexOf('### Error codes'));
-    const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map(
+    const documented = [...section.matchAll(/^\|\s*`([A-Z_]+)`\s*\|/gm)].map(
       (match) => match[1],
     );
     expect(documented.sort()).toEqual(Object.values(ErrorCode).sort());
