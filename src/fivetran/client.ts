@@ -58,7 +58,12 @@ export function createFivetranClient(options: FivetranClientOptions) {
     status: number;
     body: Envelope<T>;
   }> {
-    await options.budget.acquire(call.budget ?? 'request');
+    try {
+      await options.budget.acquire(call.budget ?? 'request', call.signal);
+    } catch (error) {
+      if (call.signal?.aborted) throw transportError(call, error);
+      throw error;
+    }
     const url = new URL(`${options.apiUrl}${call.path}`);
     for (const [name, value] of Object.entries(call.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, value);

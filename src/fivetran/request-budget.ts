@@ -81,7 +81,7 @@ export interface RequestBudgetOptions {
 
 export interface RequestBudget {
   /** Resolves when a call of this kind may be sent now. */
-  acquire(kind: BudgetKind): Promise<void>;
+  acquire(kind: BudgetKind, signal?: AbortSignal): Promise<void>;
   /** Pauses every caller, in every process, for this long. */
   pause(durationMs: number): Promise<void>;
 }
@@ -115,12 +115,12 @@ export function createRequestBudget(
   }
 
   return {
-    async acquire(kind) {
+    async acquire(kind, signal) {
       const kinds: BudgetKind[] =
         kind === 'create' ? ['request', 'create'] : ['request'];
       for (;;) {
         const waitMs = await reserve(kinds);
-        if (waitMs > 0) await sleep(waitMs);
+        if (waitMs > 0) await sleep(waitMs, undefined, { signal });
         // A 429 seen by another worker while we slept voids our slot: going
         // ahead would only pile another 429 onto the account.
         const pausedForMs = Number(
