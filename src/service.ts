@@ -38,7 +38,14 @@ export async function startService(
 
   const workers =
     role === 'http' ? undefined : startWorkers(config, log, USER_AGENT);
-  const http = role === 'worker' ? undefined : await startHttp(config, log);
+  let http: Awaited<ReturnType<typeof startHttp>> | undefined;
+  try {
+    http = role === 'worker' ? undefined : await startHttp(config, log);
+  } catch (error) {
+    // A taken port must not leave workers running with no way to stop them.
+    await workers?.close(config.shutdownTimeoutMs);
+    throw error;
+  }
   return {
     url: http?.url,
     workers,
@@ -92,7 +99,7 @@ async function startHttp(config: Config, log: Logger) {
   return {
     url,
     async stop() {
-      await app.close();
+      await closeHttp(app);
       await closeQueues(queues);
       await closeQueues(boardQueues);
       await maintenanceQueue.close();
@@ -100,4 +107,22 @@ async function startHttp(config: Config, log: Logger) {
       await boardRedis.quit().catch(() => boardRedis.disconnect());
     },
   };
+}
+
+// Fastify's close waits for connections that were busy when it began, and
+// those keep-alive for 72 s after their last response: without a bound, an
+// open Bull Board tab could hold a shutdown past any orchestrator's grace.
+const HTTP_CLOSE_GRACE_MS = 3000;
+
+async function closeHttp(app: FastifyInstance): Promise<void> {
+  const closing = app.close();
+  const timer = setTimeout(
+    () => app.server.closeAllConnections(),
+    HTTP_CLOSE_GRACE_MS,
+  );
+  try {
+    await closing;
+  } finally {
+    clearTimeout(timer);
+  }
 }
