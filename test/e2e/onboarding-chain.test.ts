@@ -1,52 +1,34 @@
 import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
-import {
-  signup,
-  startTestService,
-  testEnv,
-  type TestService,
-} from '../support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { signup } from '../support/service.ts';
+import { useSandboxService } from '../support/fixtures.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 describe('onboarding chain', () => {
-  let sandbox: Sandbox;
-  let service: TestService;
-
-  beforeEach(async () => {
-    sandbox = await startSandbox();
-    service = await startTestService(
-      testEnv(sandbox.env, { CONNECTOR_PYTHON_VERSION: '3.13' }),
-    );
-  });
-
-  afterEach(async () => {
-    await service.stop();
-    await sandbox.close();
-  });
+  const ctx = useSandboxService({ env: { CONNECTOR_PYTHON_VERSION: '3.13' } });
 
   it('turns a signup into one package, one connection and one email', async () => {
-    const response = await service.postSignup(signup(1));
+    const response = await ctx.service.postSignup(signup(1));
     expect(response.status).toBe(202);
     const { onboarding_id: onboardingId } = (await response.json()) as {
       onboarding_id: string;
     };
 
-    const [mail] = await sandbox.smtp.waitForMessages(1, 15_000);
+    const [mail] = await ctx.sandbox.smtp.waitForMessages(1, 15_000);
     const record = await waitFor(
-      () => service.store.get(onboardingId),
+      () => ctx.service.store.get(onboardingId),
       (found) => found?.state === 'email_sent',
     );
 
-    const packages = [...sandbox.fivetran.packages.values()];
+    const packages = [...ctx.sandbox.fivetran.packages.values()];
     expect(packages).toHaveLength(1);
     const uploaded = packages[0]!;
-    expect(uploaded.bytes.equals(sandbox.packageZip)).toBe(true);
+    expect(uploaded.bytes.equals(ctx.sandbox.packageZip)).toBe(true);
     expect(uploaded.file_sha256_hash).toBe(
-      createHash('sha256').update(sandbox.packageZip).digest('hex'),
+      createHash('sha256').update(ctx.sandbox.packageZip).digest('hex'),
     );
 
-    const connections = [...sandbox.fivetran.connections.values()];
+    const connections = [...ctx.sandbox.fivetran.connections.values()];
     expect(connections).toHaveLength(1);
     const connection = connections[0]!;
     expect(uploaded.connection_id).toBe(connection.id);
@@ -70,7 +52,7 @@ describe('onboarding chain', () => {
       },
     });
 
-    expect(sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
     expect(mail!.envelopeTo).toEqual(['user1@example.com']);
     expect(mail!.text).toContain('Hi User 1,');
     const redirect = `https://app.example.com/fivetran/return?onboarding=${onboardingId}`;
@@ -82,22 +64,22 @@ describe('onboarding chain', () => {
   });
 
   it('gives a repeated user the same onboarding and no second connection', async () => {
-    const first = await service.postSignup(signup(2));
-    const again = await service.postSignup(signup(2));
+    const first = await ctx.service.postSignup(signup(2));
+    const again = await ctx.service.postSignup(signup(2));
     const firstBody = (await first.json()) as Record<string, unknown>;
     const againBody = (await again.json()) as Record<string, unknown>;
     expect(again.status).toBe(202);
     expect(againBody.onboarding_id).toBe(firstBody.onboarding_id);
     expect(againBody.duplicate).toBe(true);
 
-    await sandbox.smtp.waitForMessages(1, 15_000);
-    const late = await service.postSignup(signup(2));
+    await ctx.sandbox.smtp.waitForMessages(1, 15_000);
+    const late = await ctx.service.postSignup(signup(2));
     expect(((await late.json()) as Record<string, unknown>).onboarding_id).toBe(
       firstBody.onboarding_id,
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(sandbox.fivetran.connections.size).toBe(1);
-    expect(sandbox.fivetran.packages.size).toBe(1);
-    expect(sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.fivetran.connections.size).toBe(1);
+    expect(ctx.sandbox.fivetran.packages.size).toBe(1);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
   });
 });

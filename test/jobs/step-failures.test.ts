@@ -1,46 +1,30 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/wait-for.ts';
 import { readJob, submitSignup, waitForState } from '../support/queues.ts';
-import {
-  signup,
-  startTestService,
-  testEnv,
-  type TestService,
-} from '../support/service.ts';
+import { signup, startTestService, testEnv } from '../support/service.ts';
+import { useSandboxService } from '../support/fixtures.ts';
 
 describe('step failures', () => {
-  let sandbox: Sandbox;
-  let service: TestService;
-
-  beforeEach(async () => {
-    sandbox = await startSandbox();
-    service = await startTestService(testEnv(sandbox.env));
-  });
-
-  afterEach(async () => {
-    await service.stop();
-    await sandbox.close();
-  });
+  const ctx = useSandboxService();
 
   it('fails the onboarding on a permanent 400, with its reason, and deletes the package', async () => {
-    sandbox.fivetran.inject({
+    ctx.sandbox.fivetran.inject({
       route: 'create-connection',
       kind: 'status',
       status: 400,
       code: 'InvalidInput',
       message: "Field 'config.schema' is invalid",
     });
-    const id = await submitSignup(service, signup(1));
+    const id = await submitSignup(ctx.service, signup(1));
 
-    const record = await waitForState(service, id, 'failed');
+    const record = await waitForState(ctx.service, id, 'failed');
     expect(record?.failedStep).toBe('create-connection');
     expect(record?.failureCode).toBe('FIVETRAN_REJECTED');
     expect(record?.failureReason).toContain(
       "InvalidInput: Field 'config.schema' is invalid",
     );
     const job = await waitFor(
-      () => readJob(service, 'create-connection', id),
+      () => readJob(ctx.service, 'create-connection', id),
       (found) => found?.state === 'failed',
     );
     expect(job?.attemptsMade).toBe(1);
@@ -48,72 +32,72 @@ describe('step failures', () => {
     expect(job?.failedReason).toContain('InvalidInput');
 
     // The package was uploaded, then removed once the onboarding failed.
-    const uploads = sandbox.fivetran.requests.filter(
+    const uploads = ctx.sandbox.fivetran.requests.filter(
       (request) => request.route === 'upload-package' && request.acted,
     );
     expect(uploads).toHaveLength(1);
-    expect(sandbox.fivetran.packages.size).toBe(0);
-    expect((await service.store.get(id))?.packageDeletedAt).toBeDefined();
-    expect(sandbox.smtp.messages).toHaveLength(0);
+    expect(ctx.sandbox.fivetran.packages.size).toBe(0);
+    expect((await ctx.service.store.get(id))?.packageDeletedAt).toBeDefined();
+    expect(ctx.sandbox.smtp.messages).toHaveLength(0);
   });
 
   it('retries a transient 5xx on upload and then succeeds', async () => {
-    sandbox.fivetran.inject({
+    ctx.sandbox.fivetran.inject({
       route: 'upload-package',
       kind: 'status',
       status: 503,
       times: 2,
     });
-    const id = await submitSignup(service, signup(2));
+    const id = await submitSignup(ctx.service, signup(2));
 
-    await waitForState(service, id, 'email_sent');
-    const job = await readJob(service, 'upload-package', id);
+    await waitForState(ctx.service, id, 'email_sent');
+    const job = await readJob(ctx.service, 'upload-package', id);
     expect(job?.state).toBe('completed');
     expect(job?.attemptsMade).toBe(3);
-    expect(sandbox.fivetran.packages.size).toBe(1);
-    expect(sandbox.fivetran.connections.size).toBe(1);
-    expect(sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.fivetran.packages.size).toBe(1);
+    expect(ctx.sandbox.fivetran.connections.size).toBe(1);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
   });
 
   it('fails for good when the package is missing from GCS', async () => {
-    await service.stop();
-    service = await startTestService(
-      testEnv(sandbox.env, {
+    await ctx.service.stop();
+    ctx.service = await startTestService(
+      testEnv(ctx.sandbox.env, {
         CONNECTOR_PACKAGE: 'gs://sandbox-connectors/missing.zip',
       }),
     );
-    const id = await submitSignup(service, signup(3));
+    const id = await submitSignup(ctx.service, signup(3));
 
-    const record = await waitForState(service, id, 'failed');
+    const record = await waitForState(ctx.service, id, 'failed');
     expect(record?.failureCode).toBe('PACKAGE_SOURCE_MISSING');
-    expect(sandbox.fivetran.packages.size).toBe(0);
+    expect(ctx.sandbox.fivetran.packages.size).toBe(0);
   });
 
   it('retries when GCS serves bytes that fail the checksum', async () => {
-    sandbox.gcs.corruptNextDownloads(1);
-    const id = await submitSignup(service, signup(4));
+    ctx.sandbox.gcs.corruptNextDownloads(1);
+    const id = await submitSignup(ctx.service, signup(4));
 
-    await waitForState(service, id, 'email_sent');
-    const [uploaded] = [...sandbox.fivetran.packages.values()];
-    expect(uploaded?.bytes.equals(sandbox.packageZip)).toBe(true);
-    expect((await readJob(service, 'upload-package', id))?.attemptsMade).toBe(
-      2,
-    );
+    await waitForState(ctx.service, id, 'email_sent');
+    const [uploaded] = [...ctx.sandbox.fivetran.packages.values()];
+    expect(uploaded?.bytes.equals(ctx.sandbox.packageZip)).toBe(true);
+    expect(
+      (await readJob(ctx.service, 'upload-package', id))?.attemptsMade,
+    ).toBe(2);
   });
 
   it('retries a 4xx SMTP reply and fails on a 5xx one', async () => {
-    sandbox.smtp.rejectNext(1, 451);
-    const retried = await submitSignup(service, signup(5));
-    await waitForState(service, retried, 'email_sent');
-    expect(sandbox.smtp.messages).toHaveLength(1);
+    ctx.sandbox.smtp.rejectNext(1, 451);
+    const retried = await submitSignup(ctx.service, signup(5));
+    await waitForState(ctx.service, retried, 'email_sent');
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
 
-    sandbox.smtp.rejectNext(1, 550);
-    const rejected = await submitSignup(service, signup(6));
-    const record = await waitForState(service, rejected, 'failed');
+    ctx.sandbox.smtp.rejectNext(1, 550);
+    const rejected = await submitSignup(ctx.service, signup(6));
+    const record = await waitForState(ctx.service, rejected, 'failed');
     expect(record?.failureCode).toBe('MAIL_REJECTED');
     expect(record?.failedStep).toBe('email-connect-card');
     // The connection stands: an operator can retry the email from the board.
     expect(record?.connectionId).toBeDefined();
-    expect(sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
   });
 });
