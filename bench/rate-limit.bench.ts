@@ -340,11 +340,28 @@ function printTable(f: Figures) {
 async function main(): Promise<number> {
   const options = readOptions();
   const startedMs = Date.now();
+  // Undone in reverse, also when start-up fails half-way, so no redis-server
+  // or worker process outlives the benchmark.
+  const teardown: (() => Promise<void> | void)[] = [];
+  try {
+    return await run(options, startedMs, teardown);
+  } finally {
+    for (const undo of teardown.reverse()) await undo();
+  }
+}
+
+async function run(
+  options: Options,
+  startedMs: number,
+  teardown: (() => Promise<void> | void)[],
+): Promise<number> {
   const redisProcess = await startRedisProcess();
+  teardown.push(() => redisProcess.remove());
   const sandbox = await startSandbox({
     latencyMs: options.latencyMs,
     rateLimits: { all: options.limit, create: options.createLimit },
   });
+  teardown.push(() => sandbox.close());
   const env: Record<string, string> = {
     REDIS_URL: redisProcess.url,
     QUEUE_PREFIX,
@@ -367,9 +384,9 @@ async function main(): Promise<number> {
   // The GCS client reads this from the process environment itself.
   process.env.STORAGE_EMULATOR_HOST = env.STORAGE_EMULATOR_HOST;
 
-  const children: ChildProcess[] = [];
   for (let i = 1; i < options.workers; i++) {
-    children.push(await startWorkerProcess(env));
+    const child = await startWorkerProcess(env);
+    teardown.push(() => stopWorkerProcess(child));
   }
   const config = loadConfig(env);
   const service = await startService(
@@ -377,84 +394,76 @@ async function main(): Promise<number> {
     createLogger(config.logLevel),
     'all',
   );
+  teardown.push(() => service.stop());
   const producer = createSignupProducer({
     redisUrl: redisProcess.url,
     queuePrefix: QUEUE_PREFIX,
   });
+  teardown.push(() => producer.close());
   const redis = new Redis(redisProcess.url);
+  teardown.push(() => redis.disconnect());
   const store = createOnboardingStore(redis, QUEUE_PREFIX);
 
-  let exitCode = 0;
-  try {
-    await waitForWorkers(redisProcess.url, options.workers);
-    progress(
-      `enqueueing ${options.onboardings} signups (limit ${options.limitSpec}, ${options.workers} worker process(es))`,
-    );
-    const enqueued = await Promise.all(
-      Array.from({ length: options.onboardings }, (_, n) =>
-        producer.enqueueSignup({
-          event_id: `bench-evt-${n}`,
-          user: {
-            id: `bench-user-${n}`,
-            email: `user${n}@bench.example.com`,
-            name: `User ${n}`,
-          },
-        }),
-      ),
-    );
-    const ids = enqueued.map((result) => result.onboardingId);
+  await waitForWorkers(redisProcess.url, options.workers);
+  progress(
+    `enqueueing ${options.onboardings} signups (limit ${options.limitSpec}, ${options.workers} worker process(es))`,
+  );
+  const enqueued = await Promise.all(
+    Array.from({ length: options.onboardings }, (_, n) =>
+      producer.enqueueSignup({
+        event_id: `bench-evt-${n}`,
+        user: {
+          id: `bench-user-${n}`,
+          email: `user${n}@bench.example.com`,
+          name: `User ${n}`,
+        },
+      }),
+    ),
+  );
+  const ids = enqueued.map((result) => result.onboardingId);
 
-    const deadline = Date.now() + options.timeoutMs;
-    let records: (OnboardingRecord | undefined)[] = [];
-    let lastProgress = 0;
-    for (;;) {
-      records = await Promise.all(ids.map((id) => store.get(id)));
-      const done = records.filter(
-        (r) => r?.state === 'email_sent' || r?.state === 'failed',
-      ).length;
-      if (done === ids.length) break;
-      if (Date.now() > deadline) {
-        progress(`timed out after ${options.timeoutMs / 1000} s`);
-        break;
-      }
-      if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
-        lastProgress = Date.now();
-        progress(
-          `${done}/${ids.length} finished, ${sandbox.fivetran.requests.length} Fivetran calls`,
-        );
-      }
-      await sleep(POLL_MS);
+  const deadline = Date.now() + options.timeoutMs;
+  let records: (OnboardingRecord | undefined)[] = [];
+  let lastProgress = 0;
+  for (;;) {
+    records = await Promise.all(ids.map((id) => store.get(id)));
+    const done = records.filter(
+      (r) => r?.state === 'email_sent' || r?.state === 'failed',
+    ).length;
+    if (done === ids.length) break;
+    if (Date.now() > deadline) {
+      progress(`timed out after ${options.timeoutMs / 1000} s`);
+      break;
     }
-
-    const figures = computeFigures(
-      options,
-      sandbox.fivetran.requests,
-      records,
-      Date.now() - startedMs,
-    );
-    if (options.dumpRequests) {
-      writeFileSync(
-        options.dumpRequests,
-        JSON.stringify(sandbox.fivetran.requests, null, 1),
-      );
-    }
-    printTable(figures);
-    console.log(JSON.stringify(figures));
-    for (const record of records.filter((r) => r?.state === 'failed')) {
+    if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+      lastProgress = Date.now();
       progress(
-        `failed ${record!.onboardingId} at ${record!.failedStep}: ${record!.failureCode} ${record!.failureReason}`,
+        `${done}/${ids.length} finished, ${sandbox.fivetran.requests.length} Fivetran calls`,
       );
     }
-    if (figures.failed > 0 || figures.unfinished > 0) exitCode = 1;
-  } finally {
-    await service.stop();
-    await Promise.all(children.map(stopWorkerProcess));
-    await producer.close();
-    redis.disconnect();
-    await sandbox.close();
-    await redisProcess.remove();
+    await sleep(POLL_MS);
   }
-  return exitCode;
+
+  const figures = computeFigures(
+    options,
+    sandbox.fivetran.requests,
+    records,
+    Date.now() - startedMs,
+  );
+  if (options.dumpRequests) {
+    writeFileSync(
+      options.dumpRequests,
+      JSON.stringify(sandbox.fivetran.requests, null, 1),
+    );
+  }
+  printTable(figures);
+  console.log(JSON.stringify(figures));
+  for (const record of records.filter((r) => r?.state === 'failed')) {
+    progress(
+      `failed ${record!.onboardingId} at ${record!.failedStep}: ${record!.failureCode} ${record!.failureReason}`,
+    );
+  }
+  return figures.failed > 0 || figures.unfinished > 0 ? 1 : 0;
 }
 
 process.exitCode = await main();
