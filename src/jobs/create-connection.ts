@@ -5,6 +5,7 @@ import type {
 } from '../fivetran/types.ts';
 import { schemaNameFor } from '../onboarding/ids.ts';
 import { requireRecord, type StepDeps, type StepRun } from './step-deps.ts';
+import { uploadPackage } from './upload-package.ts';
 
 export interface CreateConnectionResult {
   connectionId: string;
@@ -29,12 +30,10 @@ export async function createConnection(
     );
     return { connectionId: record.connectionId, adopted: true };
   }
-  if (!record.packageId) {
-    throw new ServiceError(
-      ErrorCode.StepOutOfOrder,
-      `Onboarding ${run.onboardingId} has no package yet`,
-    );
-  }
+  // No package: the onboarding failed here before and its package was
+  // deleted, and an operator retried this step. Upload a new one first.
+  const packageId =
+    record.packageId ?? (await uploadPackage(deps, run)).packageId;
   const { settings } = deps;
   const schema = schemaNameFor(settings.schemaPrefix, record.userId);
   const redirectUri = redirectUriFor(settings.redirectUri, run.onboardingId);
@@ -54,7 +53,7 @@ export async function createConnection(
         destination_schema_names: 'FIVETRAN_NAMING',
         config: {
           schema,
-          package_id: record.packageId,
+          package_id: packageId,
           secrets_list: settings.secretKeys.map((key) => ({ key, value: '' })),
           ...(settings.pythonVersion
             ? { python_version: settings.pythonVersion }
@@ -74,7 +73,7 @@ export async function createConnection(
     ).connect_card.uri;
   await deps.store.recordConnection(run.onboardingId, {
     connectionId: connection.id,
-    packageId: connection.config?.package_id ?? record.packageId,
+    packageId: connection.config?.package_id ?? packageId,
     connectCardUri,
   });
   run.log.info(

@@ -63,11 +63,15 @@ export function createStepProcessor(
       if (next) {
         // The job id makes this add a no-op when a re-run of this step (after
         // a crash between the step and this line) adds it again.
-        await queues[next].add(
+        const nextJob = await queues[next].add(
           next,
           { onboardingId },
           stepJobOptions(next, onboardingId, queueSettings),
         );
+        // An operator retried this step after the next one had failed for
+        // good (say, mail refused until the SMTP settings were fixed): the
+        // chain goes on only if that failed job runs again too.
+        if (await nextJob.isFailed()) await nextJob.retry('failed');
       }
       return result;
     } catch (error) {
@@ -175,7 +179,7 @@ async function releasePackage(
   }
   try {
     await deps.fivetran.deletePackage(record.packageId);
-    await deps.store.recordPackageDeleted(onboardingId);
+    await deps.store.recordPackageDeleted(onboardingId, record.packageId);
     log.info({ packageId: record.packageId }, 'orphan package deleted');
   } catch (error) {
     log.error(

@@ -39,6 +39,8 @@ export interface OnboardingRecord {
   emailMessageId?: string;
   emailSendingAt?: string;
   emailSentAt?: string;
+  /** The package removed when the onboarding failed before connecting. */
+  deletedPackageId?: string;
   packageDeletedAt?: string;
   failedAt?: string;
   failedStep?: string;
@@ -65,6 +67,7 @@ const FIELD: Record<keyof OnboardingRecord, string> = {
   emailMessageId: 'email_message_id',
   emailSendingAt: 'email_sending_at',
   emailSentAt: 'email_sent_at',
+  deletedPackageId: 'deleted_package_id',
   packageDeletedAt: 'package_deleted_at',
   failedAt: 'failed_at',
   failedStep: 'failed_step',
@@ -240,10 +243,24 @@ export function createOnboardingStore(
       });
     },
 
-    recordPackageDeleted(onboardingId: string) {
-      return update(onboardingId, undefined, {
+    /**
+     * Forgets a deleted package, so a retried onboarding uploads a new one
+     * instead of naming a package Fivetran no longer has.
+     */
+    async recordPackageDeleted(onboardingId: string, packageId: string) {
+      await update(onboardingId, undefined, {
+        deletedPackageId: packageId,
         packageDeletedAt: now().toISOString(),
       });
+      await redis.eval(
+        `if redis.call('HGET', KEYS[1], 'package_id') == ARGV[1] then
+           redis.call('HDEL', KEYS[1], 'package_id', 'package_uploaded_at')
+         end
+         return 1`,
+        1,
+        keyOf(onboardingId),
+        packageId,
+      );
     },
 
     recordFailure(

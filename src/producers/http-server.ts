@@ -95,11 +95,10 @@ export function publicView(record: OnboardingRecord) {
     created_at: record.createdAt,
     updated_at: record.updatedAt,
     package: record.packageId
-      ? {
-          id: record.packageId,
-          uploaded_at: record.packageUploadedAt,
-          deleted_at: record.packageDeletedAt,
-        }
+      ? { id: record.packageId, uploaded_at: record.packageUploadedAt }
+      : undefined,
+    deleted_package: record.deletedPackageId
+      ? { id: record.deletedPackageId, deleted_at: record.packageDeletedAt }
       : undefined,
     connection: record.connectionId
       ? { id: record.connectionId, created_at: record.connectionCreatedAt }

@@ -101,3 +101,60 @@ describe('step failures', () => {
     expect(ctx.sandbox.smtp.messages).toHaveLength(1);
   });
 });
+
+describe('operator retry from Bull Board', () => {
+  const ctx = useSandboxService();
+
+  async function retryFailed(step: string, onboardingId: string) {
+    const { config, url } = ctx.service;
+    const login = `${config.board.user}:${config.board.password}`;
+    const response = await fetch(
+      `${url}/admin/queues/api/queues/${step}/${step}-${onboardingId}/retry`,
+      {
+        method: 'PUT',
+        headers: {
+          authorization: `Basic ${Buffer.from(login).toString('base64')}`,
+        },
+      },
+    );
+    expect(response.status).toBeLessThan(300);
+  }
+
+  it('carries a failed connection step on, with a new package', async () => {
+    ctx.sandbox.fivetran.inject({
+      route: 'create-connection',
+      kind: 'status',
+      status: 400,
+      code: 'InvalidInput',
+    });
+    const id = await submitSignup(ctx.service, signup(7));
+    await waitFor(
+      () => readJob(ctx.service, 'create-connection', id),
+      (job) => job?.state === 'failed',
+    );
+    expect(ctx.sandbox.fivetran.packages.size).toBe(0);
+
+    await retryFailed('create-connection', id);
+    const record = await waitForState(ctx.service, id, 'email_sent');
+    const [bound] = [...ctx.sandbox.fivetran.packages.values()];
+    expect(ctx.sandbox.fivetran.packages.size).toBe(1);
+    expect(bound?.connection_id).toBe(record?.connectionId);
+    expect(record?.packageId).toBe(bound?.id);
+    expect(record?.deletedPackageId).not.toBe(bound?.id);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
+  });
+
+  it('sends the email once the mail step is retried after a refusal', async () => {
+    ctx.sandbox.smtp.rejectNext(1, 550);
+    const id = await submitSignup(ctx.service, signup(8));
+    await waitFor(
+      () => readJob(ctx.service, 'email-connect-card', id),
+      (job) => job?.state === 'failed',
+    );
+
+    await retryFailed('email-connect-card', id);
+    await waitForState(ctx.service, id, 'email_sent');
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.fivetran.connections.size).toBe(1);
+  });
+});
