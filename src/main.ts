@@ -23,14 +23,24 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.logLevel);
-  const service = await startService(config, log, role);
+  let service;
+  try {
+    service = await startService(config, log, role);
+  } catch (error) {
+    // A taken port or an unresolvable HOST: one clear line, not a stack.
+    log.fatal({ err: error }, 'service did not start');
+    console.error(`Could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
   if (service.url) {
     log.info(
       { url: service.url, board: `${service.url}/admin/queues` },
       'listening',
     );
   }
-  onShutdownSignals(() => service.stop(), log);
+  // Past the job deadline: the HTTP close grace and the hand-back.
+  const hardDeadlineMs = config.shutdownTimeoutMs + 10_000;
+  onShutdownSignals(() => service.stop(), log, hardDeadlineMs);
 }
 
 await main();

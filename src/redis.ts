@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { ThrottledLog } from './log-throttle.ts';
 
 /**
  * For workers and anything that may wait out a Redis outage: commands queue
@@ -14,13 +15,27 @@ export function createWorkerConnection(redisUrl: string): Redis {
  */
 export function logConnectionErrors(
   redis: Redis,
-  log: { warn(context: object, message: string): void },
+  log: ThrottledLog,
   role: string,
 ): Redis {
   redis.on('error', (error: Error) =>
-    log.warn({ err: error, role }, 'redis connection error'),
+    log(
+      'warn',
+      `redis:${role}`,
+      { err: error, role },
+      'redis connection error',
+    ),
   );
   return redis;
+}
+
+/** Closes politely when connected; a dead link would wait forever on QUIT. */
+export async function closeConnection(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') {
+    await redis.quit().catch(() => redis.disconnect());
+  } else {
+    redis.disconnect();
+  }
 }
 
 /**

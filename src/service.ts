@@ -10,11 +10,13 @@ import {
 } from './queues/index.ts';
 import {
   createIntakeConnection,
+  closeConnection,
   createWorkerConnection,
   logConnectionErrors,
   waitUntilReady,
 } from './redis.ts';
 import { startWorkers, type WorkerHandle } from './worker.ts';
+import { throttledLog } from './log-throttle.ts';
 import { warnIfRedisCanEvict } from './redis-checks.ts';
 
 export const USER_AGENT = 'connect-card-worker/0.1.0';
@@ -59,15 +61,18 @@ export async function startService(
 }
 
 async function startHttp(config: Config, log: Logger) {
+  const noisy = throttledLog(log);
+  const onQueueError = (error: Error, name: string) =>
+    noisy('warn', `queue:${name}`, { err: error, queue: name }, 'queue error');
   const intakeRedis = logConnectionErrors(
     createIntakeConnection(config.redisUrl),
-    log,
+    noisy,
     'intake',
   );
   // Bull Board reads may wait for Redis; the intake must not.
   const boardRedis = logConnectionErrors(
     createWorkerConnection(config.redisUrl),
-    log,
+    noisy,
     'board',
   );
   // Without an offline queue, commands sent before the first connect fail;
@@ -75,11 +80,20 @@ async function startHttp(config: Config, log: Logger) {
   await waitUntilReady(intakeRedis, 5000).catch((error: unknown) =>
     log.warn({ err: error }, 'intake starting without redis'),
   );
-  const queues = createStepQueues(intakeRedis, config.queuePrefix);
-  const boardQueues = createStepQueues(boardRedis, config.queuePrefix);
+  const queues = createStepQueues(
+    intakeRedis,
+    config.queuePrefix,
+    onQueueError,
+  );
+  const boardQueues = createStepQueues(
+    boardRedis,
+    config.queuePrefix,
+    onQueueError,
+  );
   const maintenanceQueue = createMaintenanceQueue(
     boardRedis,
     config.queuePrefix,
+    onQueueError,
   );
   const app: FastifyInstance = await buildHttpServer({
     intake: {
@@ -87,6 +101,7 @@ async function startHttp(config: Config, log: Logger) {
       queues,
       queueSettings: config.steps,
     },
+    redisReady: () => intakeRedis.status === 'ready',
     boardQueues: [...Object.values(boardQueues), maintenanceQueue],
     intakeToken: config.intakeToken,
     board: config.board,
@@ -104,7 +119,7 @@ async function startHttp(config: Config, log: Logger) {
       await closeQueues(boardQueues);
       await maintenanceQueue.close();
       intakeRedis.disconnect();
-      await boardRedis.quit().catch(() => boardRedis.disconnect());
+      await closeConnection(boardRedis);
     },
   };
 }

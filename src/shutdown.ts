@@ -34,10 +34,14 @@ export async function closeWithin(
 
 /**
  * First SIGTERM/SIGINT: graceful stop, then exit 0. A second one: exit now.
+ * A stop that cannot finish (Redis unreachable, so nothing can be handed
+ * back) ends with exit 1 once hardDeadlineMs has passed: the jobs it held
+ * come back to the queue when their locks expire.
  */
 export function onShutdownSignals(
   stop: () => Promise<void>,
   log: Logger,
+  hardDeadlineMs: number,
 ): void {
   let stopping = false;
   const handle = (signal: NodeJS.Signals) => {
@@ -47,6 +51,10 @@ export function onShutdownSignals(
     }
     stopping = true;
     log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error({ hardDeadlineMs }, 'shutdown did not finish, exiting');
+      process.exit(1);
+    }, hardDeadlineMs).unref();
     stop().then(
       () => process.exit(0),
       (error: unknown) => {

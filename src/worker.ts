@@ -22,7 +22,12 @@ import {
   StepName,
   type StepJobData,
 } from './queues/index.ts';
-import { createWorkerConnection, logConnectionErrors } from './redis.ts';
+import {
+  closeConnection,
+  createWorkerConnection,
+  logConnectionErrors,
+} from './redis.ts';
+import { throttledLog, type ThrottledLog } from './log-throttle.ts';
 import { closeWithin } from './shutdown.ts';
 
 // Long enough to ride out spacing between calls, short enough that a job
@@ -44,13 +49,16 @@ export function startWorkers(
   log: Logger,
   userAgent: string,
 ): WorkerHandle {
+  const noisy = throttledLog(log);
   const redis = logConnectionErrors(
     createWorkerConnection(config.redisUrl),
-    log,
+    noisy,
     'worker',
   );
   const deps = buildStepDeps(config, redis, userAgent);
-  const queues = createStepQueues(redis, config.queuePrefix);
+  const queues = createStepQueues(redis, config.queuePrefix, (error, name) =>
+    noisy('warn', `queue:${name}`, { err: error, queue: name }, 'queue error'),
+  );
   const workers: Worker[] = STEP_ORDER.map(
     (step) =>
       new Worker<StepJobData>(
@@ -75,13 +83,18 @@ export function startWorkers(
         },
       ),
   );
+  const maintenance = startMaintenance(config, redis, deps, log, noisy);
+  workers.push(maintenance.worker);
   for (const worker of workers) {
     worker.on('error', (error) =>
-      log.error({ err: error, queue: worker.name }, 'worker error'),
+      noisy(
+        'error',
+        `worker:${worker.name}`,
+        { err: error, queue: worker.name },
+        'worker error',
+      ),
     );
   }
-  const maintenance = startMaintenance(config, redis, deps, log);
-  workers.push(maintenance.worker);
   log.info(
     { queues: STEP_ORDER, concurrency: config.steps.concurrency },
     'workers started',
@@ -95,7 +108,7 @@ export function startWorkers(
       await maintenance.queue.close();
       await deps.fivetran.close();
       deps.mailer.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await closeConnection(redis);
     },
   };
 }
@@ -105,8 +118,11 @@ function startMaintenance(
   redis: Redis,
   deps: StepDeps,
   log: Logger,
+  noisy: ThrottledLog,
 ) {
-  const queue = createMaintenanceQueue(redis, config.queuePrefix);
+  const queue = createMaintenanceQueue(redis, config.queuePrefix, (error) =>
+    noisy('warn', 'queue:maintenance', { err: error }, 'queue error'),
+  );
   if (config.orphanSweepIntervalMs > 0) {
     // Every worker process upserts the same scheduler: one schedule results.
     queue
@@ -127,9 +143,6 @@ function startMaintenance(
         log: log.child({ queue: MAINTENANCE_QUEUE, jobId: job.id }),
       }),
     { connection: redis, prefix: config.queuePrefix, concurrency: 1 },
-  );
-  worker.on('error', (error) =>
-    log.error({ err: error, queue: MAINTENANCE_QUEUE }, 'worker error'),
   );
   return { queue, worker };
 }

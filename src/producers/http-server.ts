@@ -14,6 +14,8 @@ import { parseSignupEvent } from './signup-event.ts';
 
 export interface HttpServerOptions {
   intake: SignupIntakeDeps;
+  /** Whether the intake's Redis answers now; /healthz reports it. */
+  redisReady: () => boolean;
   boardQueues: Queue[];
   intakeToken: string;
   board: { user: string; password: string };
@@ -68,9 +70,14 @@ export async function buildHttpServer(
       '/signups/:onboardingId',
       async (request, reply) => {
         const { onboardingId } = request.params;
-        const record = ONBOARDING_ID_PATTERN.test(onboardingId)
-          ? await options.intake.store.get(onboardingId)
-          : undefined;
+        let record;
+        try {
+          record = ONBOARDING_ID_PATTERN.test(onboardingId)
+            ? await options.intake.store.get(onboardingId)
+            : undefined;
+        } catch (error) {
+          throw new IntakeUnavailableError(error);
+        }
         if (!record) {
           return reply.code(404).send({
             error: 'not_found',
@@ -81,7 +88,14 @@ export async function buildHttpServer(
       },
     );
   });
-  app.get('/healthz', async () => ({ ok: true }));
+  // For load balancers: an instance whose Redis is gone cannot take
+  // signups, so it should not be sent any.
+  app.get('/healthz', async (_request, reply) => {
+    const ready = options.redisReady();
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ ok: ready, redis: ready ? 'ready' : 'unreachable' });
+  });
   return app;
 }
 
@@ -127,10 +141,15 @@ function replyWithError(
       { err: error.cause, code: error.code },
       'intake unavailable',
     );
-    return reply.code(503).header('retry-after', '5').send({
-      error: 'unavailable',
-      message: 'The signup was not stored; retry shortly',
-    });
+    const stored =
+      request.method === 'POST' ? 'The signup was not stored; ' : '';
+    return reply
+      .code(503)
+      .header('retry-after', '5')
+      .send({
+        error: 'unavailable',
+        message: `${stored}Redis is unreachable; retry shortly`,
+      });
   }
   const status = error.statusCode ?? 500;
   if (status >= 500) {

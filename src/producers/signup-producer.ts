@@ -6,6 +6,7 @@ import {
   createStepQueues,
   type StepQueueSettings,
 } from '../queues/index.ts';
+import { closeConnection } from '../redis.ts';
 import { enqueueSignup, type EnqueueResult } from './enqueue-signup.ts';
 import { parseSignupEvent } from './signup-event.ts';
 
@@ -52,7 +53,8 @@ export function createSignupProducer(
   redis.on('error', () => {
     // Reported to the caller as INTAKE_UNAVAILABLE by the failing command.
   });
-  const queues = createStepQueues(redis, prefix);
+  // Failures reach the caller through the rejected enqueueSignup call.
+  const queues = createStepQueues(redis, prefix, () => {});
   const deps = {
     store: createOnboardingStore(redis, prefix),
     queues,
@@ -66,7 +68,7 @@ export function createSignupProducer(
     },
     async close() {
       await closeQueues(queues);
-      await redis.quit().catch(() => redis.disconnect());
+      await closeConnection(redis);
     },
   };
 }

@@ -75,8 +75,9 @@ export const ORPHAN_SWEEP_SCHEDULER = 'sweep-orphan-packages';
 export function createMaintenanceQueue(
   connection: ConnectionOptions,
   prefix: string,
+  onError: QueueErrorHandler,
 ): Queue {
-  return new Queue(MAINTENANCE_QUEUE, {
+  const queue = new Queue(MAINTENANCE_QUEUE, {
     connection,
     prefix,
     defaultJobOptions: {
@@ -84,15 +85,24 @@ export function createMaintenanceQueue(
       removeOnFail: { count: 500 },
     },
   });
+  queue.on('error', (error) => onError(error, MAINTENANCE_QUEUE));
+  return queue;
 }
+
+export type QueueErrorHandler = (error: Error, queueName: string) => void;
 
 /** The only place that creates queues, so names and prefix stay in one spot. */
 export function createStepQueues(
   connection: ConnectionOptions,
   prefix: string,
+  onError: QueueErrorHandler,
 ): StepQueues {
-  const make = (name: StepName) =>
-    new Queue<StepJobData>(name, { connection, prefix });
+  const make = (name: StepName) => {
+    const queue = new Queue<StepJobData>(name, { connection, prefix });
+    // Without a listener, BullMQ prints each connection error to stderr.
+    queue.on('error', (error) => onError(error, name));
+    return queue;
+  };
   return {
     [StepName.UploadPackage]: make(StepName.UploadPackage),
     [StepName.CreateConnection]: make(StepName.CreateConnection),

@@ -38,6 +38,14 @@ describe('HTTP intake while Redis is down', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
 
+    const status = await fetch(
+      `${service.url}/signups/onb_ffffffffffffffffffffffff`,
+      { headers: { authorization: `Bearer ${service.config.intakeToken}` } },
+    );
+    expect(status.status).toBe(503);
+    const health = await fetch(`${service.url}/healthz`);
+    expect(health.status).toBe(503);
+
     await redis.start();
     const accepted = await waitFor(
       () => service.postSignup(signup(1)),
@@ -50,5 +58,6 @@ describe('HTTP intake while Redis is down', () => {
       onboarding_id: string;
     };
     expect((await service.store.get(id))?.state).toBe('queued');
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
   });
 });
