@@ -104,3 +104,30 @@ describe('graceful shutdown', () => {
     expect(Date.now() - startedAt).toBeLessThan(1000);
   });
 });
+
+describe('shutdown while Redis is unreachable', () => {
+  it('still exits, and logs the outage without flooding stderr', async () => {
+    const env = testEnv(
+      {
+        FIVETRAN_API_KEY: 'key',
+        FIVETRAN_API_SECRET: 'secret',
+        FIVETRAN_GROUP_ID: 'group',
+        CONNECTOR_PACKAGE: 'gs://bucket/connector.zip',
+        SMTP_URL: 'smtp://127.0.0.1:9',
+        MAIL_FROM: 'onboarding@example.com',
+      },
+      { REDIS_URL: 'redis://127.0.0.1:9', SHUTDOWN_TIMEOUT_MS: '200' },
+    );
+    const worker = await spawnWorker(env, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+
+    const startedAt = Date.now();
+    const exitCode = await worker.kill('SIGTERM');
+    expect(exitCode).toBe(1);
+    expect(Date.now() - startedAt).toBeLessThan(15_000);
+    const lines = worker.output().trim().split('\n');
+    expect(lines.every((line) => line.startsWith('{'))).toBe(true);
+    expect(lines.length).toBeLessThan(40);
+    expect(worker.output()).toContain('shutdown did not finish');
+  }, 45_000);
+});
