@@ -48,15 +48,19 @@ const rateLimitSpec = (fallback: string) =>
       }
     });
 
-const durationMs = (fallbackMs: number) =>
+const durationMs = (fallbackMs: number, minimumMs = 0) =>
   z.coerce
-    .number()
+    .number('must be a whole number of milliseconds')
     .int('must be a whole number of milliseconds')
-    .nonnegative()
+    .min(minimumMs, `must be at least ${minimumMs} ms`)
     .default(fallbackMs);
 
 const positiveInt = (fallback: number) =>
-  z.coerce.number().int().positive().default(fallback);
+  z.coerce
+    .number('must be a whole number')
+    .int('must be a whole number')
+    .positive('must be at least 1')
+    .default(fallback);
 
 const secretKeyList = nonEmpty.transform((value, ctx) => {
   const keys = value
@@ -82,7 +86,7 @@ const envSchema = z.object({
   FIVETRAN_API_KEY: nonEmpty,
   FIVETRAN_API_SECRET: nonEmpty,
   FIVETRAN_GROUP_ID: nonEmpty,
-  FIVETRAN_TIMEOUT_MS: durationMs(60 * SECOND_MS),
+  FIVETRAN_TIMEOUT_MS: durationMs(60 * SECOND_MS, SECOND_MS),
   FIVETRAN_RATE_LIMIT: rateLimitSpec('20000/1h'),
   FIVETRAN_CREATE_RATE_LIMIT: rateLimitSpec('20/1m'),
   FIVETRAN_MAX_RATE_LIMIT_WAIT_MS: durationMs(2 * HOUR_MS),
@@ -101,8 +105,16 @@ const envSchema = z.object({
     .default('ccw'),
   CONNECT_CARD_REDIRECT_URI: urlWithProtocols(['https:', 'http:']),
   SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
-  MAIL_FROM: nonEmpty,
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  MAIL_FROM: nonEmpty.regex(
+    /[^\s@<>]+@[^\s@<>]+/,
+    'must hold an address, e.g. Onboarding <onboarding@example.com>',
+  ),
+  PORT: z.coerce
+    .number('must be a port number')
+    .int('must be a port number')
+    .min(0, 'must be a port number')
+    .max(65535, 'must be a port number')
+    .default(3000),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   INTAKE_TOKEN: nonEmpty.min(16, 'must be at least 16 characters'),
   BOARD_USER: nonEmpty,
@@ -110,8 +122,8 @@ const envSchema = z.object({
   STEP_ATTEMPTS: positiveInt(6),
   STEP_BACKOFF_MS: durationMs(2 * SECOND_MS),
   WORKER_CONCURRENCY: positiveInt(5),
-  LOCK_DURATION_MS: durationMs(30 * SECOND_MS),
-  STALLED_INTERVAL_MS: durationMs(30 * SECOND_MS),
+  LOCK_DURATION_MS: durationMs(30 * SECOND_MS, SECOND_MS),
+  STALLED_INTERVAL_MS: durationMs(30 * SECOND_MS, 100),
   SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND_MS),
   ORPHAN_PACKAGE_AGE_MS: durationMs(HOUR_MS),
   ORPHAN_SWEEP_INTERVAL_MS: durationMs(15 * MINUTE_MS),
@@ -174,13 +186,23 @@ export interface Config {
  * operator fixes the whole list in one go instead of one restart per typo.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(withoutBlanks(env));
+  const parsed = envSchema.safeParse(withoutBlanks(env), {
+    reportInput: true,
+  });
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.');
+        // reportInput: a set variable shows as `input`; an unset one not.
+        const input = (issue as { input?: unknown }).input;
+        if (issue.code === 'invalid_type' && input === undefined) {
+          return `${name} is required`;
+        }
+        // zod's own wording starts "Invalid input"; ours reads as a sentence.
         const message =
-          issue.code === 'invalid_type' ? 'is required' : issue.message;
+          issue.code === 'invalid_type' && issue.message.startsWith('Invalid')
+            ? `must be a ${issue.expected}`
+            : issue.message;
         return `${name} ${message}`;
       }),
     );

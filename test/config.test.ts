@@ -99,6 +99,25 @@ describe('configuration', () => {
     for (const name of CONFIG_VARIABLES) expect(documented).toContain(name);
   });
 
+  it('says a value of the wrong kind is wrong, not missing', () => {
+    const problems = problemsOf({
+      ...VALID_ENV,
+      PORT: 'abc',
+      WORKER_CONCURRENCY: '1.5',
+      FIVETRAN_TIMEOUT_MS: '0',
+      MAIL_FROM: 'not-an-address',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'PORT must be a port number',
+        'WORKER_CONCURRENCY must be a whole number',
+        'FIVETRAN_TIMEOUT_MS must be at least 1000 ms',
+        expect.stringMatching(/^MAIL_FROM must hold an address/),
+      ]),
+    );
+    expect(problems.join('\n')).not.toContain('is required');
+  });
+
   it('parses rate limits written N/duration', () => {
     const config = loadConfig({
       ...VALID_ENV,

@@ -33,11 +33,16 @@ export async function buildHttpServer(
     bodyLimit: 64 * 1024,
   });
   app.setErrorHandler(replyWithError);
+  // Only JSON is a signup; Fastify would otherwise hand a text/plain body to
+  // validation as a bare string.
+  app.removeContentTypeParser('text/plain');
   await registerBoard(app, options.boardQueues, options.board);
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
       const header = request.headers.authorization ?? '';
-      const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+      // The scheme name is case-insensitive (RFC 9110); the token is not.
+      const match = /^bearer +(\S+)\s*$/i.exec(header);
+      const token = match?.[1] ?? '';
       if (!token || !safeEqual(token, options.intakeToken)) {
         await reply.code(401).header('www-authenticate', 'Bearer').send({
           error: 'unauthorized',
@@ -131,6 +136,12 @@ export function publicView(record: OnboardingRecord) {
   };
 }
 
+const FASTIFY_ERRORS: Record<number, string> = {
+  400: 'invalid_body',
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+};
+
 function replyWithError(
   error: FastifyError,
   request: Parameters<Parameters<FastifyInstance['setErrorHandler']>[0]>[1],
@@ -160,7 +171,7 @@ function replyWithError(
   }
   // Fastify's own 4xx: malformed JSON, wrong content type, body too large.
   return reply.code(status).send({
-    error: error.code ?? 'bad_request',
+    error: FASTIFY_ERRORS[status] ?? 'bad_request',
     message: error.message,
   });
 }

@@ -5,9 +5,26 @@ const MAX_ID_LENGTH = 256;
 export const signupEventSchema = z.strictObject({
   event_id: z.string().trim().min(1, 'is required').max(MAX_ID_LENGTH),
   user: z.strictObject({
-    id: z.string().trim().min(1, 'is required').max(MAX_ID_LENGTH),
-    email: z.email('must be an email address').max(320),
-    name: z.string().trim().min(1).max(200).optional(),
+    // NFC: "café" typed two ways is one user, so one onboarding.
+    id: z
+      .string()
+      .trim()
+      .min(1, 'is required')
+      .max(MAX_ID_LENGTH)
+      .transform((id) => id.normalize('NFC')),
+    email: z
+      .email({
+        pattern: z.regexes.unicodeEmail,
+        error: 'must be an email address',
+      })
+      .max(320),
+    // A blank name is no name: the greeting falls back to "Hello,".
+    name: z
+      .string()
+      .trim()
+      .max(200)
+      .optional()
+      .transform((name) => name || undefined),
   }),
 });
 
@@ -23,7 +40,8 @@ export type SignupParse =
 
 /** Validates a signup, naming every failing field. */
 export function parseSignupEvent(body: unknown): SignupParse {
-  const parsed = signupEventSchema.safeParse(body);
+  // reportInput: tells a wrongly typed field from a missing one.
+  const parsed = signupEventSchema.safeParse(body, { reportInput: true });
   if (parsed.success) return { ok: true, event: parsed.data };
   return {
     ok: false,
@@ -39,6 +57,7 @@ function describeIssue(issue: z.core.$ZodIssue): FieldProblem[] {
       message: 'is not a known field',
     }));
   }
+  // JSON has no undefined: an undefined (or unreported) input was absent.
   const missing =
     issue.code === 'invalid_type' &&
     (issue as { input?: unknown }).input === undefined;
@@ -48,8 +67,12 @@ function describeIssue(issue: z.core.$ZodIssue): FieldProblem[] {
       message: missing
         ? 'is required'
         : issue.code === 'invalid_type'
-          ? `must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}`
+          ? `must be ${article(issue.expected)} ${issue.expected}`
           : issue.message,
     },
   ];
+}
+
+function article(noun: string): string {
+  return /^[aeiou]/.test(noun) ? 'an' : 'a';
 }

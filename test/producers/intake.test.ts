@@ -139,3 +139,104 @@ describe('HTTP intake', () => {
 function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
+
+describe('HTTP intake, awkward input', () => {
+  let sandbox: Sandbox;
+  let service: TestService;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    service = await startTestService(testEnv(sandbox.env), 'http');
+  });
+
+  afterAll(async () => {
+    await service.stop();
+    await sandbox.close();
+  });
+
+  function post(body: string, contentType: string, auth?: string) {
+    return fetch(`${service.url}/signups`, {
+      method: 'POST',
+      headers: {
+        'content-type': contentType,
+        authorization: auth ?? `Bearer ${service.config.intakeToken}`,
+      },
+      body,
+    });
+  }
+
+  it('says a wrongly typed field must be of its type, not that it is missing', async () => {
+    const response = await service.postSignup({
+      event_id: 1,
+      user: { id: 123, email: ['x'], name: 5 },
+    });
+    const body = (await response.json()) as {
+      fields: { field: string; message: string }[];
+    };
+    expect(body.fields).toEqual(
+      expect.arrayContaining([
+        { field: 'event_id', message: 'must be a string' },
+        { field: 'user.id', message: 'must be a string' },
+        { field: 'user.name', message: 'must be a string' },
+      ]),
+    );
+    const notAnObject = await service.postSignup([]);
+    expect(await notAnObject.json()).toMatchObject({
+      fields: [{ field: '(body)', message: 'must be an object' }],
+    });
+  });
+
+  it('answers 415 for a body that is not JSON and 413 for a huge one', async () => {
+    const json = JSON.stringify(signup(1));
+    expect((await post(json, 'text/plain')).status).toBe(415);
+    expect(
+      (await post('a=1', 'application/x-www-form-urlencoded')).status,
+    ).toBe(415);
+    const huge = JSON.stringify({ ...signup(1), pad: 'x'.repeat(100_000) });
+    const tooLarge = await post(huge, 'application/json');
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({ error: 'body_too_large' });
+  });
+
+  it('accepts the bearer scheme in any case', async () => {
+    const json = JSON.stringify(signup(2));
+    const response = await post(
+      json,
+      'application/json',
+      `bearer ${service.config.intakeToken}`,
+    );
+    expect(response.status).toBe(202);
+  });
+
+  it('treats a user id typed in two Unicode forms as one user', async () => {
+    const composed = await service.postSignup({
+      event_id: 'e-nfc',
+      user: { id: 'caf\u00e9', email: 'cafe@example.com' },
+    });
+    const decomposed = await service.postSignup({
+      event_id: 'e-nfd',
+      user: { id: 'cafe\u0301', email: 'cafe@example.com' },
+    });
+    const ids = await Promise.all(
+      [composed, decomposed].map(
+        async (response) =>
+          ((await response.json()) as { onboarding_id: string }).onboarding_id,
+      ),
+    );
+    expect(ids[0]).toBe(ids[1]);
+  });
+
+  it('accepts an internationalised address and a blank name as no name', async () => {
+    const response = await service.postSignup({
+      event_id: 'e-idn',
+      user: { id: 'idn', email: 'üñí@exämple.com', name: '   ' },
+    });
+    expect(response.status).toBe(202);
+    const { onboarding_id: id } = (await response.json()) as {
+      onboarding_id: string;
+    };
+    const record = await service.store.get(id);
+    expect(record?.email).toBe('üñí@exämple.com');
+    expect(record?.name).toBeUndefined();
+  });
+});
