@@ -82,10 +82,15 @@ async function main() {
   // soon as it reads them still gets a clean exit.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Shell-quoted, so the output can be sourced: MAIL_FROM holds <...>.
   for (const [name, value] of Object.entries(running.env)) {
-    process.stdout.write(`${name}=${value}\n`);
+    process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
   }
   process.stderr.write('Sandbox running; press Ctrl+C to stop.\n');
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { Storage } from '@google-cloud/storage';
 import { unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { buildConnectorZip } from '../../src/sandbox/connector-zip.ts';
-import { startSandbox } from '../../src/sandbox/sandbox.ts';
+import { SANDBOX_MAIL_FROM, startSandbox } from '../../src/sandbox/sandbox.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -62,11 +62,37 @@ describe('sandbox', () => {
       stdout += chunk as string;
       if (stdout.includes('FIVETRAN_GROUP_ID=')) break;
     }
-    expect(stdout).toMatch(/^FIVETRAN_API_URL=http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(stdout).toMatch(
+      /^export FIVETRAN_API_URL='http:\/\/127\.0\.0\.1:\d+'$/m,
+    );
     expect(stdout).not.toMatch(/SMTP_URL/);
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
+  });
+});
+
+describe('sandbox CLI output', () => {
+  it('can be sourced by a shell, values intact', async () => {
+    const child = spawn(process.execPath, ['src/sandbox/main.ts'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    for await (const chunk of child.stdout) {
+      stdout += chunk as string;
+      if (stdout.includes('MAIL_FROM=')) break;
+    }
+    const shell = spawnSync(
+      'bash',
+      ['-c', `${stdout}\nprintf '%s' "$MAIL_FROM"`],
+      { encoding: 'utf8' },
+    );
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    expect(shell.status).toBe(0);
+    expect(shell.stdout).toBe(SANDBOX_MAIL_FROM);
   });
 });
 
