@@ -206,28 +206,6 @@ function createCleanup() {
   };
 }
 
-/**
- * startRedisProcess() probes the port with ioredis clients that have no
- * 'error' listener, so every probe before the server listens makes ioredis
- * print "[ioredis] Unhandled error event: ... ECONNREFUSED" with a stack.
- * That is expected while the server boots and only alarms a newcomer.
- */
-async function withoutStartupProbeNoise<T>(start: () => Promise<T>) {
-  const original = console.error;
-  console.error = (...args: unknown[]) => {
-    const [first, second] = args;
-    const probeNoise =
-      first === '[ioredis] Unhandled error event:' &&
-      String(second).includes('ECONNREFUSED');
-    if (!probeNoise) original(...args);
-  };
-  try {
-    return await start();
-  } finally {
-    console.error = original;
-  }
-}
-
 async function checkRedisUrl(url: string): Promise<string | undefined> {
   let protocol: string | undefined;
   try {
@@ -503,9 +481,7 @@ async function run(
     cleanup.add('demo keys', () => deleteKeys(sharedUrl, `{demo-${runId}}`));
     redisNote = `REDIS_URL, queue prefix {demo-${runId}} (removed on exit)`;
   } else if (redisServerAvailable()) {
-    const redis: RedisProcess = await withoutStartupProbeNoise(() =>
-      startRedisProcess(),
-    );
+    const redis: RedisProcess = await startRedisProcess();
     cleanup.add('redis-server', () => redis.remove());
     redisUrl = redis.url;
     redisNote = `private redis-server on port ${redis.port}, deleted on exit`;
