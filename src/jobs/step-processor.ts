@@ -116,6 +116,7 @@ export function createStepProcessor(
     throw new DelayedError();
   }
 
+  /** Logs a failure; a final one is recorded and rethrown for BullMQ. */
   async function onFailure(
     job: Job<StepJobData>,
     error: unknown,
@@ -136,10 +137,10 @@ export function createStepProcessor(
       reason,
     });
     await releasePackage(deps, job.data.onboardingId, log);
-    if (!retryable && error instanceof ServiceError) {
-      // Tell BullMQ not to retry; the message is what Bull Board shows.
-      throw new UnrecoverableError(`${reason} [${code}]`);
-    }
+    // The message is what Bull Board shows, so it ends with the code.
+    // UnrecoverableError stops BullMQ retrying what will not get better.
+    const shown = `${reason} [${code}]`;
+    throw retryable ? new Error(shown) : new UnrecoverableError(shown);
   }
 }
 
