@@ -101,3 +101,30 @@ describe('orphan package sweep', () => {
     expect(kept?.connection_id).toBe(record?.connectionId);
   });
 });
+
+describe('timeouts', () => {
+  const ctx = useSandboxService({ env: { FIVETRAN_TIMEOUT_MS: '1000' } });
+
+  it('adopts the connection a timed-out create made anyway', async () => {
+    ctx.sandbox.fivetran.inject({
+      route: 'create-connection',
+      kind: 'latency',
+      ms: 1500,
+    });
+    const id = await submitSignup(ctx.service, signup(9));
+
+    const record = await waitForState(ctx.service, id, 'email_sent');
+    const creates = ctx.sandbox.fivetran.requests.filter(
+      (request) => request.route === 'create-connection',
+    );
+    // The retry's lookup usually runs before the slow create has acted, so
+    // it creates again and gets 409, and adopts; or it finds it at once.
+    expect(creates.map((request) => request.status).slice(1)).toEqual(
+      creates.length === 2 ? [409] : [],
+    );
+    expect(ctx.sandbox.fivetran.connections.size).toBe(1);
+    const [connection] = [...ctx.sandbox.fivetran.connections.values()];
+    expect(record?.connectionId).toBe(connection?.id);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
+  });
+});
