@@ -125,6 +125,7 @@ const envSchema = z.object({
   LOCK_DURATION_MS: durationMs(30 * SECOND_MS, SECOND_MS),
   STALLED_INTERVAL_MS: durationMs(30 * SECOND_MS, 100),
   SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND_MS),
+  EMAIL_CLAIM_MS: durationMs(2 * MINUTE_MS, SECOND_MS),
   ORPHAN_PACKAGE_AGE_MS: durationMs(HOUR_MS),
   ORPHAN_SWEEP_INTERVAL_MS: durationMs(15 * MINUTE_MS),
   LOG_LEVEL: z
@@ -162,6 +163,12 @@ export interface Config {
   connectCardRedirectUri: string;
   smtpUrl: string;
   mailFrom: string;
+  /**
+   * How long one run may hold the right to send a user's email; longer
+   * than any SMTP send may take. A run that died mid-send delays the retry
+   * by this much.
+   */
+  emailClaimMs: number;
   http: { port: number; host: string };
   intakeToken: string;
   board: { user: string; password: string };
@@ -244,6 +251,7 @@ function toConfig(env: Env): Config {
     connectCardRedirectUri: env.CONNECT_CARD_REDIRECT_URI,
     smtpUrl: env.SMTP_URL,
     mailFrom: env.MAIL_FROM,
+    emailClaimMs: env.EMAIL_CLAIM_MS,
     http: { port: env.PORT, host: env.HOST },
     intakeToken: env.INTAKE_TOKEN,
     board: { user: env.BOARD_USER, password: env.BOARD_PASSWORD },

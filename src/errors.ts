@@ -42,6 +42,8 @@ export const ErrorCode = {
   InvalidSignup: 'INVALID_SIGNUP',
   /** Redis is unreachable; the signup was not (reliably) stored. */
   IntakeUnavailable: 'INTAKE_UNAVAILABLE',
+  /** Another run holds the claim to send this onboarding's email. */
+  EmailSendInProgress: 'EMAIL_SEND_IN_PROGRESS',
   /** The shared Fivetran budget has no slot soon enough to wait inline. */
   BudgetExhausted: 'BUDGET_EXHAUSTED',
 } as const;
@@ -59,6 +61,7 @@ const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.PackageHashMismatch,
   ErrorCode.PackageSourceUnavailable,
   ErrorCode.MailUnavailable,
+  ErrorCode.EmailSendInProgress,
   ErrorCode.StepOutOfOrder,
   ErrorCode.ShuttingDown,
 ]);
@@ -127,6 +130,9 @@ export function mayHaveReachedUpstream(error: unknown): boolean {
   return UNCERTAIN_OUTCOME_CODES.has(error.code);
 }
 
-export function hasCode(error: unknown, code: ErrorCode): boolean {
+export function hasCode(
+  error: unknown,
+  code: ErrorCode,
+): error is ServiceError {
   return error instanceof ServiceError && error.code === code;
 }

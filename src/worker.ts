@@ -180,6 +180,7 @@ export function buildStepDeps(
       schemaPrefix: config.connector.schemaPrefix,
       redirectUri: config.connectCardRedirectUri,
       mailFrom: config.mailFrom,
+      emailClaimMs: config.emailClaimMs,
     },
   };
 }

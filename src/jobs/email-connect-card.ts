@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, ServiceError } from '../errors.ts';
 import { renderConnectCardMessage } from '../mail/connect-card-message.ts';
 import { redirectUriFor } from './create-connection.ts';
@@ -52,11 +53,37 @@ export async function emailConnectCard(
     connectCardUri,
   });
   const messageId = `<${run.onboardingId}@${mailDomain(deps.settings.mailFrom)}>`;
-  await deps.store.markEmailSending(run.onboardingId);
-  await deps.mailer.send({ ...message, to: record.email, messageId });
+  const owner = randomUUID();
+  const claimWaitMs = await deps.store.claimEmailSend(
+    run.onboardingId,
+    owner,
+    deps.settings.emailClaimMs,
+  );
+  if (claimWaitMs > 0) {
+    throw new ServiceError(
+      ErrorCode.EmailSendInProgress,
+      `Another run is sending the email of ${run.onboardingId}`,
+      { waitMs: claimWaitMs },
+    );
+  }
+  // Read again under the claim: a run that held it before us may have sent.
+  const current = await requireRecord(deps, run.onboardingId);
+  if (current.emailMessageId) {
+    await deps.store.releaseEmailSend(run.onboardingId, owner);
+    return { messageId: current.emailMessageId, alreadySent: true };
+  }
+  try {
+    await deps.mailer.send({ ...message, to: record.email, messageId });
+  } catch (error) {
+    // Refused or broken off: our run is over, so a retry may claim at once.
+    await deps.store.releaseEmailSend(run.onboardingId, owner);
+    throw error;
+  }
   // Recorded straight after the server's 250: a crash between the two is the
-  // only way this message can go out twice.
+  // only way this message can go out twice, and then only once the claim
+  // has lapsed.
   await deps.store.recordEmailSent(run.onboardingId, messageId);
+  await deps.store.releaseEmailSend(run.onboardingId, owner);
   run.log.info({ messageId }, 'email sent');
   return { messageId, alreadySent: false };
 }

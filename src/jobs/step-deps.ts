@@ -18,6 +18,8 @@ export interface StepDeps {
     schemaPrefix: string;
     redirectUri: string;
     mailFrom: string;
+    /** How long one run may hold the right to send an email. */
+    emailClaimMs: number;
   };
 }
 

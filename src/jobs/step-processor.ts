@@ -85,6 +85,15 @@ export function createStepProcessor(
       if (isRateLimitWait(error)) {
         return await waitOutRateLimit(job, token, error, log);
       }
+      if (hasCode(error, ErrorCode.EmailSendInProgress) && token) {
+        // Not a failure: come back once the other run's claim has lapsed.
+        log.info({ waitMs: error.details.waitMs }, 'email claimed elsewhere');
+        await job.moveToDelayed(
+          Date.now() + (error.details.waitMs ?? 1000),
+          token,
+        );
+        throw new DelayedError();
+      }
       await onFailure(job, error, log);
       throw error;
     }

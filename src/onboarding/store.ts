@@ -230,10 +230,49 @@ export function createOnboardingStore(
       });
     },
 
-    markEmailSending(onboardingId: string) {
-      return update(onboardingId, undefined, {
-        emailSendingAt: now().toISOString(),
-      });
+    /**
+     * Claims the right to send this onboarding's email for ttlMs. Two runs
+     * of one step (a stalled job re-run while the first still works, or an
+     * operator's retry) must not both send. Returns 0 when claimed, else the
+     * milliseconds until the other claim lapses.
+     */
+    async claimEmailSend(
+      onboardingId: string,
+      owner: string,
+      ttlMs: number,
+    ): Promise<number> {
+      const waitMs = await redis.eval(
+        `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+           return 0
+         end
+         if redis.call('GET', KEYS[1]) == ARGV[1] then
+           redis.call('PEXPIRE', KEYS[1], ARGV[2])
+           return 0
+         end
+         return math.max(1, redis.call('PTTL', KEYS[1]))`,
+        1,
+        `${keyOf(onboardingId)}:email-claim`,
+        owner,
+        ttlMs,
+      );
+      if (Number(waitMs) === 0) {
+        await update(onboardingId, undefined, {
+          emailSendingAt: now().toISOString(),
+        });
+      }
+      return Number(waitMs);
+    },
+
+    async releaseEmailSend(onboardingId: string, owner: string) {
+      await redis.eval(
+        `if redis.call('GET', KEYS[1]) == ARGV[1] then
+           return redis.call('DEL', KEYS[1])
+         end
+         return 0`,
+        1,
+        `${keyOf(onboardingId)}:email-claim`,
+        owner,
+      );
     },
 
     recordEmailSent(onboardingId: string, messageId: string) {

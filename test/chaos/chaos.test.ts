@@ -69,6 +69,9 @@ describe('chaos: kills, Redis restart and repeated events', () => {
         STEP_BACKOFF_MS: '100',
         WORKER_CONCURRENCY: '3',
         ORPHAN_SWEEP_INTERVAL_MS: '0',
+        // The local inbox answers in milliseconds; a killed sender's claim
+        // need not hold the retry up for the production two minutes.
+        EMAIL_CLAIM_MS: '2000',
       });
       intake = await startTestService(env, 'http');
       for (let n = 0; n < WORKER_COUNT; n++) {
