@@ -4,6 +4,7 @@ import {
   type RedisProcess,
 } from '../../src/sandbox/redis-process.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
+import type { ReceivedMail } from '../../src/sandbox/smtp-inbox.ts';
 import { schemaNameFor } from '../../src/onboarding/ids.ts';
 import {
   signup,
@@ -99,6 +100,7 @@ describe('chaos: kills, Redis restart and repeated events', () => {
           await sleep(random() * 250);
         }
       })();
+      const killTimes: number[] = [];
       const chaos = (async () => {
         for (let kill = 0; kill < KILLS; kill++) {
           await sleep(150 + random() * 500);
@@ -107,6 +109,7 @@ describe('chaos: kills, Redis restart and repeated events', () => {
             figures.redisRestarts++;
           }
           const victim = Math.floor(random() * workers.length);
+          killTimes.push(Date.now());
           await workers[victim]!.kill('SIGKILL');
           figures.kills++;
           workers[victim] = await spawnWorker(env);
@@ -170,9 +173,10 @@ describe('chaos: kills, Redis restart and repeated events', () => {
         expect(bound, `${report()} packages of ${event.user.id}`).toHaveLength(
           1,
         );
-        expect(mails, `${report()} mails to ${event.user.email}`).toHaveLength(
-          1,
-        );
+        expect(
+          mails,
+          `${report()} mails to ${event.user.email}; ${describeTiming(mails, killTimes)}`,
+        ).toHaveLength(1);
         expect(mails[0]?.text).toContain(`auth=${own[0]?.connect_card_token}`);
       }
       expect(connections, report()).toHaveLength(SIGNUPS);
@@ -199,6 +203,22 @@ async function postUntilStored(
     figures.refusedPosts++;
     await sleep(100);
   }
+}
+
+/** Where each mail arrived relative to the nearest kill, for diagnosis. */
+function describeTiming(mails: ReceivedMail[], killTimes: number[]): string {
+  return mails
+    .map((mail) => {
+      const nearest = killTimes.reduce(
+        (best, at) =>
+          Math.abs(at - mail.receivedAt) < Math.abs(best)
+            ? at - mail.receivedAt
+            : best,
+        Number.POSITIVE_INFINITY,
+      );
+      return `received at ${mail.receivedAt}, nearest kill ${nearest} ms later`;
+    })
+    .join('; ');
 }
 
 async function countStalled(
