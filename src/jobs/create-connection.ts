@@ -62,8 +62,11 @@ export async function createConnection(
         connect_card_config: { redirect_uri: redirectUri },
       });
   const { connection, adopted } = outcome;
+  // An adopted connection's card, if it shows one, may be a day old and
+  // expired: only a card from our own create is known to be fresh.
+  const fresh = adopted ? undefined : connection.connect_card?.uri;
   const connectCardUri =
-    connection.connect_card?.uri ??
+    fresh ??
     (
       await deps.fivetran.createConnectCard(
         connection.id,

@@ -1,6 +1,10 @@
 import type { FivetranClient } from '../fivetran/client.ts';
 import type { Logger } from '../logger.ts';
-import type { OnboardingStore } from '../onboarding/store.ts';
+import {
+  OnboardingState,
+  type OnboardingRecord,
+  type OnboardingStore,
+} from '../onboarding/store.ts';
 
 export interface SweepResult {
   examined: number;
@@ -8,11 +12,14 @@ export interface SweepResult {
 }
 
 /**
- * Deletes packages this service uploaded whose answer never reached it (the
- * socket reset after Fivetran stored the package, or the worker died before
- * recording it). Such a package is unbound, carries a ZIP hash we sent, is
- * recorded by no onboarding, and is older than any upload still in flight.
- * Fivetran cannot filter packages, so the whole list is read.
+ * Deletes unbound packages this service uploaded and no longer needs:
+ * - lost: the answer never reached us (the socket reset after Fivetran
+ *   stored it, or the worker died before recording it);
+ * - spare: another run of the same upload recorded its package first;
+ * - left over: the onboarding failed for good and deleting at that moment
+ *   failed too.
+ * Each carries a ZIP hash we sent and is older than any upload still in
+ * flight. Fivetran cannot filter packages, so the whole list is read.
  */
 export async function sweepOrphanPackages(
   deps: { fivetran: FivetranClient; store: OnboardingStore },
@@ -29,9 +36,14 @@ export async function sweepOrphanPackages(
       if (pkg.connection_id || !(ageMs >= options.minAgeMs)) continue;
       if (!pkg.file_sha256_hash) continue;
       if (!(await deps.store.isUploadedHash(pkg.file_sha256_hash))) continue;
-      if (await deps.store.isRecordedPackage(pkg.id)) continue;
+      const owner = await deps.store.ownerOfPackage(pkg.id);
+      const record = owner ? await deps.store.get(owner) : undefined;
+      if (record && !isSpare(record, pkg.id)) continue;
       try {
         await deps.fivetran.deletePackage(pkg.id);
+        if (record?.packageId === pkg.id) {
+          await deps.store.recordPackageDeleted(record.onboardingId, pkg.id);
+        }
         result.deleted.push(pkg.id);
       } catch (error) {
         // Bound since it was listed, or a passing failure: the next sweep
@@ -51,4 +63,10 @@ export async function sweepOrphanPackages(
     );
   }
   return result;
+}
+
+/** True when the onboarding does not, and will not, use this package. */
+function isSpare(record: OnboardingRecord, packageId: string): boolean {
+  if (record.packageId !== packageId) return true;
+  return record.state === OnboardingState.Failed && !record.connectionId;
 }

@@ -37,7 +37,16 @@ export async function uploadPackage(
       `Package ${uploaded.id} hash ${uploaded.file_sha256_hash} does not match the ZIP sent (${zip.sha256})`,
     );
   }
-  await deps.store.recordPackage(run.onboardingId, uploaded.id);
+  const standing = await deps.store.recordPackage(
+    run.onboardingId,
+    uploaded.id,
+  );
+  if (standing !== uploaded.id) {
+    // Another run of this step recorded its package first; ours is spare.
+    await deps.fivetran.deletePackage(uploaded.id, run.signal);
+    run.log.info({ packageId: standing }, 'package recorded by another run');
+    return { packageId: standing, reused: true };
+  }
   run.log.info(
     { packageId: uploaded.id, bytes: zip.bytes.length },
     'package uploaded',

@@ -109,6 +109,22 @@ redis.call('HSET', KEYS[1], 'updated_at', ARGV[3])
 return 1
 `;
 
+// KEYS: record, package owners. ARGV: package id, onboarding id, now.
+// Returns the standing package id, or nil when there is no record.
+const RECORD_PACKAGE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local current = redis.call('HGET', KEYS[1], 'package_id')
+if current and current ~= ARGV[1] then return current end
+redis.call('HSET', KEYS[1], 'package_id', ARGV[1],
+  'package_uploaded_at', ARGV[3], 'updated_at', ARGV[3])
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'queued' or state == 'failed' then
+  redis.call('HSET', KEYS[1], 'state', 'package_uploaded')
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return ARGV[1]
+`;
+
 export type OnboardingStore = ReturnType<typeof createOnboardingStore>;
 
 export function createOnboardingStore(
@@ -118,10 +134,10 @@ export function createOnboardingStore(
 ) {
   const keyOf = (onboardingId: string) =>
     `${prefix}:onboarding:${onboardingId}`;
-  // Every package id any onboarding recorded, and every ZIP hash we sent:
+  // Which onboarding recorded each package, and every ZIP hash we sent:
   // together they tell the orphan sweep which unbound packages are ours
-  // and lost (never recorded) rather than in use or someone else's.
-  const recordedPackagesKey = `${prefix}:packages:recorded`;
+  // and lost rather than in use or someone else's.
+  const packageOwnersKey = `${prefix}:packages:owners`;
   const uploadedHashesKey = `${prefix}:packages:hashes`;
 
   async function update(
@@ -186,12 +202,28 @@ export function createOnboardingStore(
       return record as unknown as OnboardingRecord;
     },
 
-    async recordPackage(onboardingId: string, packageId: string) {
-      await redis.sadd(recordedPackagesKey, packageId);
-      await update(onboardingId, OnboardingState.PackageUploaded, {
+    /**
+     * Records the onboarding's package unless another run recorded one
+     * first; returns the package that stands. Two runs of the upload step
+     * (a stalled lock) may both upload: the loser must delete its own.
+     */
+    async recordPackage(
+      onboardingId: string,
+      packageId: string,
+    ): Promise<string> {
+      const standing = await redis.eval(
+        RECORD_PACKAGE_SCRIPT,
+        2,
+        keyOf(onboardingId),
+        packageOwnersKey,
         packageId,
-        packageUploadedAt: now().toISOString(),
-      });
+        onboardingId,
+        now().toISOString(),
+      );
+      if (standing === null) {
+        throw new Error(`No onboarding record ${onboardingId}`);
+      }
+      return String(standing);
     },
 
     /** Called before an upload, so a lost answer still leaves a trace. */
@@ -203,8 +235,9 @@ export function createOnboardingStore(
       return (await redis.sismember(uploadedHashesKey, sha256)) === 1;
     },
 
-    async isRecordedPackage(packageId: string): Promise<boolean> {
-      return (await redis.sismember(recordedPackagesKey, packageId)) === 1;
+    /** The onboarding that recorded this package, if any did. */
+    async ownerOfPackage(packageId: string): Promise<string | undefined> {
+      return (await redis.hget(packageOwnersKey, packageId)) ?? undefined;
     },
 
     recordConnection(

@@ -25,8 +25,12 @@ describe('uncertain outcomes', () => {
     const [connection] = [...ctx.sandbox.fivetran.connections.values()];
     expect(record?.connectionId).toBe(connection?.id);
     // The retry found it by schema and asked for a fresh Connect Card.
+    const cards = ctx.sandbox.fivetran.requests.filter(
+      (request) => request.route === 'connect-card',
+    );
+    expect(cards.map((request) => request.status)).toEqual([200]);
     const [mail] = ctx.sandbox.smtp.messages;
-    expect(mail?.text).toContain('/connect-card/setup?');
+    expect(mail?.text).toContain(`auth=${connection?.connect_card_token}`);
     expect(
       (await readJob(ctx.service, 'create-connection', id))?.attemptsMade,
     ).toBe(2);
@@ -76,6 +80,32 @@ describe('orphan package sweep', () => {
       ORPHAN_SWEEP_INTERVAL_MS: '300',
       ORPHAN_PACKAGE_AGE_MS: '1000',
     },
+  });
+
+  it('deletes the package of a failed onboarding when deleting it at failure time failed', async () => {
+    ctx.sandbox.fivetran.inject({
+      route: 'create-connection',
+      kind: 'status',
+      status: 400,
+      code: 'InvalidInput',
+    });
+    ctx.sandbox.fivetran.inject({
+      route: 'delete-package',
+      kind: 'status',
+      status: 503,
+    });
+    const id = await submitSignup(ctx.service, signup(2));
+    await waitForState(ctx.service, id, 'failed');
+
+    await waitFor(
+      async () => ctx.sandbox.fivetran.packages.size,
+      (size) => size === 0,
+    );
+    const record = await waitFor(
+      () => ctx.service.store.get(id),
+      (found) => found?.deletedPackageId !== undefined,
+    );
+    expect(record?.packageId).toBeUndefined();
   });
 
   it('deletes a package whose upload answer was lost, and only that one', async () => {
