@@ -124,6 +124,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: positiveInt(5),
   LOCK_DURATION_MS: durationMs(30 * SECOND_MS, SECOND_MS),
   STALLED_INTERVAL_MS: durationMs(30 * SECOND_MS, 100),
+  MAX_STALLED_COUNT: positiveInt(5),
   SHUTDOWN_TIMEOUT_MS: durationMs(25 * SECOND_MS),
   EMAIL_CLAIM_MS: durationMs(2 * MINUTE_MS, SECOND_MS),
   ORPHAN_PACKAGE_AGE_MS: durationMs(HOUR_MS),
@@ -179,6 +180,11 @@ export interface Config {
     /** How long a crashed worker's job stays locked before another takes it. */
     lockDurationMs: number;
     stalledIntervalMs: number;
+    /**
+     * Takeovers a job may go through before it fails as JOB_STALLED. Steps
+     * remember what they did, so a re-run after a crash is cheap.
+     */
+    maxStalledCount: number;
   };
   shutdownTimeoutMs: number;
   /** Unbound packages of ours younger than this are left alone. */
@@ -261,6 +267,7 @@ function toConfig(env: Env): Config {
       concurrency: env.WORKER_CONCURRENCY,
       lockDurationMs: env.LOCK_DURATION_MS,
       stalledIntervalMs: env.STALLED_INTERVAL_MS,
+      maxStalledCount: env.MAX_STALLED_COUNT,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     orphanPackageAgeMs: env.ORPHAN_PACKAGE_AGE_MS,

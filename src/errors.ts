@@ -36,6 +36,8 @@ export const ErrorCode = {
   OnboardingMissing: 'ONBOARDING_MISSING',
   /** A step ran before the step it depends on had recorded its result. */
   StepOutOfOrder: 'STEP_OUT_OF_ORDER',
+  /** A job stalled more often than allowed: its workers kept dying. */
+  JobStalled: 'JOB_STALLED',
   /** The service is shutting down; the job is handed back. */
   ShuttingDown: 'SHUTTING_DOWN',
   /** A signup event failed validation. */

@@ -1,12 +1,15 @@
 import { hostname } from 'node:os';
 import { Storage } from '@google-cloud/storage';
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { createFivetranClient } from './fivetran/client.ts';
 import { createRequestBudget } from './fivetran/request-budget.ts';
 import { createPackageSource } from './gcs/package-source.ts';
-import { createStepProcessor } from './jobs/step-processor.ts';
+import {
+  createStepProcessor,
+  recordUnhandledFailure,
+} from './jobs/step-processor.ts';
 import type { StepDeps } from './jobs/step-deps.ts';
 import type { Logger } from './logger.ts';
 import { createMailer } from './mail/mailer.ts';
@@ -33,9 +36,6 @@ import { closeWithin } from './shutdown.ts';
 // Long enough to ride out spacing between calls, short enough that a job
 // facing a long pause gives its slot back instead of sleeping in it.
 const MAX_INLINE_BUDGET_WAIT_MS = 15_000;
-// Steps remember what they did, so a re-run after a crash is cheap; a job
-// may stall a few times under repeated crashes before BullMQ gives up on it.
-const MAX_STALLED_COUNT = 5;
 
 export interface WorkerHandle {
   workers: Worker[];
@@ -76,13 +76,25 @@ export function startWorkers(
           concurrency: config.steps.concurrency,
           lockDuration: config.steps.lockDurationMs,
           stalledInterval: config.steps.stalledIntervalMs,
-          maxStalledCount: MAX_STALLED_COUNT,
+          maxStalledCount: config.steps.maxStalledCount,
           // Shown per job in Bull Board ("processed by"), and lets tests see
           // which process ran what.
           name: `${hostname()}:${process.pid}`,
         },
       ),
   );
+  for (const [index, step] of STEP_ORDER.entries()) {
+    const record = (job: Job<StepJobData> | undefined) =>
+      recordUnhandledFailure(deps, step, job, log).catch((error: unknown) =>
+        log.error({ err: error, queue: step }, 'failure not recorded'),
+      );
+    workers[index]?.on('failed', (job) => void record(job));
+    // A job that stalled once too often is failed by the stalled check,
+    // which reports it only as stalled.
+    workers[index]?.on('stalled', (jobId) => {
+      void queues[step].getJob(jobId).then(record);
+    });
+  }
   const maintenance = startMaintenance(config, redis, deps, log, noisy);
   workers.push(maintenance.worker);
   for (const worker of workers) {

@@ -8,6 +8,7 @@ import {
   type TestService,
 } from './support/service.ts';
 import { waitFor } from './support/wait-for.ts';
+import { useSandboxService } from './support/fixtures.ts';
 import { spawnWorker, type WorkerProcess } from './support/worker-process.ts';
 
 describe('graceful shutdown', () => {
@@ -130,4 +131,53 @@ describe('shutdown while Redis is unreachable', () => {
     expect(lines.length).toBeLessThan(40);
     expect(worker.output()).toContain('shutdown did not finish');
   }, 45_000);
+});
+
+describe('a job whose workers keep dying', () => {
+  const ctx = useSandboxService({
+    role: 'http',
+    env: {
+      LOCK_DURATION_MS: '1000',
+      STALLED_INTERVAL_MS: '300',
+      MAX_STALLED_COUNT: '1',
+    },
+  });
+  const workers: WorkerProcess[] = [];
+
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((worker) => worker.kill()));
+  });
+
+  it('fails the onboarding as JOB_STALLED once it stalled too often', async () => {
+    ctx.sandbox.fivetran.setLatency(60_000);
+    const env = testEnv(ctx.sandbox.env, {
+      QUEUE_PREFIX: ctx.service.config.queuePrefix,
+      LOCK_DURATION_MS: '1000',
+      STALLED_INTERVAL_MS: '300',
+      MAX_STALLED_COUNT: '1',
+    });
+    const id = await submitSignup(ctx.service, signup(4));
+    for (let run = 1; run <= 2; run++) {
+      const worker = await spawnWorker(env);
+      await waitFor(
+        () => readJob(ctx.service, 'upload-package', id),
+        (job) =>
+          job?.state === 'active' &&
+          String(job.processedBy).endsWith(`:${worker.pid}`),
+      );
+      await worker.kill('SIGKILL');
+    }
+    workers.push(await spawnWorker(env));
+
+    const record = await waitForState(ctx.service, id, 'failed').catch(
+      async (error: Error) => {
+        const job = await readJob(ctx.service, 'upload-package', id);
+        throw new Error(
+          `${error.message}\njob: ${JSON.stringify(job)}\n${workers[0]?.output()}`,
+        );
+      },
+    );
+    expect(record?.failureCode).toBe('JOB_STALLED');
+    expect(record?.failedStep).toBe('upload-package');
+  }, 60_000);
 });

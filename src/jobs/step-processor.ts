@@ -38,6 +38,34 @@ export interface StepProcessorOptions {
  * failures are sorted by code into rate-limit waits (no attempt spent),
  * retries (warn) and final failures (error, recorded on the onboarding).
  */
+/**
+ * Records a job that BullMQ failed without our processor deciding it (it
+ * stalled more often than allowed, because its workers kept dying), so the
+ * onboarding does not sit in an in-between state for good.
+ */
+export async function recordUnhandledFailure(
+  deps: StepDeps,
+  step: StepName,
+  job: Job<StepJobData> | undefined,
+  log: Logger,
+): Promise<void> {
+  if (!job || !(await job.isFailed())) return;
+  const record = await deps.store.get(job.data.onboardingId);
+  if (!record || record.state === 'failed' || record.state === 'email_sent') {
+    return;
+  }
+  log.error(
+    { queue: step, jobId: job.id, reason: job.failedReason },
+    'step failed for good outside the processor',
+  );
+  await deps.store.recordFailure(job.data.onboardingId, {
+    step,
+    code: ErrorCode.JobStalled,
+    reason: job.failedReason,
+  });
+  await releasePackage(deps, job.data.onboardingId, log);
+}
+
 export function createStepProcessor(
   step: StepName,
   options: StepProcessorOptions,
@@ -71,7 +99,12 @@ export function createStepProcessor(
         // An operator retried this step after the next one had failed for
         // good (say, mail refused until the SMTP settings were fixed): the
         // chain goes on only if that failed job runs again too.
-        if (await nextJob.isFailed()) await nextJob.retry('failed');
+        if (await nextJob.isFailed()) {
+          await nextJob.retry('failed', {
+            resetAttemptsMade: true,
+            resetAttemptsStarted: true,
+          });
+        }
       }
       return result;
     } catch (error) {
@@ -107,7 +140,11 @@ export function createStepProcessor(
   ): Promise<never> {
     const waitMs =
       error.details.waitMs ?? (error.details.retryAfterSeconds ?? 1) * 1000;
-    const waitedMs = (job.data.rateLimitWaitMs ?? 0) + waitMs;
+    // Only waits Fivetran imposed (429) count toward the bound. Waiting for
+    // a slot in our own budget is a queue, not a refusal: a burst of
+    // thousands of signups drains at the configured rate and none fails.
+    const imposed = error.code === ErrorCode.FivetranRateLimited;
+    const waitedMs = (job.data.rateLimitWaitMs ?? 0) + (imposed ? waitMs : 0);
     if (waitedMs > maxRateLimitWaitMs || !token) {
       const seconds = (ms: number) => (ms / 1000).toFixed(1);
       const reason = `rate limited: ${seconds(waitedMs)} s of waiting in total, over the ${seconds(maxRateLimitWaitMs)} s allowed`;
