@@ -79,7 +79,13 @@ const secretKeyList = nonEmpty.transform((value, ctx) => {
 
 const envSchema = z.object({
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:']),
-  QUEUE_PREFIX: z.string().trim().min(1).default('{ccw}'),
+  // The braces make every key hash to one Redis Cluster slot, which the
+  // multi-key Lua scripts of BullMQ and of the budget need.
+  QUEUE_PREFIX: z
+    .string()
+    .trim()
+    .regex(/\{[^{}]+\}/, 'must contain a {hash tag}, e.g. {ccw}')
+    .default('{ccw}'),
   FIVETRAN_API_URL: urlWithProtocols(['https:', 'http:']).default(
     'https://api.fivetran.com',
   ),

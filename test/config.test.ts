@@ -70,6 +70,7 @@ describe('configuration', () => {
       PORT: 'eighty',
       CONNECTOR_PYTHON_VERSION: 'py3',
       CONNECTOR_SECRET_KEYS: 'A,A',
+      QUEUE_PREFIX: 'ccw',
     });
     const names = problems.map((problem) => problem.split(' ')[0]);
     expect(names.sort()).toEqual([
@@ -79,6 +80,7 @@ describe('configuration', () => {
       'CONNECT_CARD_REDIRECT_URI',
       'FIVETRAN_RATE_LIMIT',
       'PORT',
+      'QUEUE_PREFIX',
       'REDIS_URL',
       'SMTP_URL',
     ]);

@@ -125,7 +125,8 @@ export function publicView(record: OnboardingRecord) {
     email: record.emailSentAt
       ? { message_id: record.emailMessageId, sent_at: record.emailSentAt }
       : undefined,
-    failure: record.failedAt
+    // The failure while failed; after a successful retry, the last error.
+    [record.state === 'failed' ? 'failure' : 'last_error']: record.failedAt
       ? {
           step: record.failedStep,
           code: record.failureCode,
