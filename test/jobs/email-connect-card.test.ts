@@ -1,52 +1,26 @@
-import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { emailConnectCard } from '../../src/jobs/email-connect-card.ts';
-import type { StepDeps } from '../../src/jobs/step-deps.ts';
 import { createLogger } from '../../src/logger.ts';
-import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
-import { buildStepDeps } from '../../src/worker.ts';
-import { testEnv } from '../support/service.ts';
+import { useStepDeps } from '../support/fixtures.ts';
+
+const ONBOARDING_ID = 'onb_0123456789abcdef01234567';
 
 describe('email step run twice at once', () => {
-  let sandbox: Sandbox;
-  let redis: Redis;
-  let deps: StepDeps;
+  const ctx = useStepDeps({ onboardingId: ONBOARDING_ID, userId: 'twice' });
 
   beforeEach(async () => {
-    sandbox = await startSandbox();
-    const config = loadConfig(testEnv(sandbox.env));
-    redis = new Redis(config.redisUrl);
-    deps = buildStepDeps(config, redis, 'test');
-    await deps.store.create({
-      onboardingId: 'onb_0123456789abcdef01234567',
-      userId: 'twice',
-      email: 'twice@example.com',
-      name: undefined,
-      eventId: 'e1',
-    });
-    await deps.store.recordConnection('onb_0123456789abcdef01234567', {
+    await ctx.deps.store.recordConnection(ONBOARDING_ID, {
       connectionId: 'conn_1',
       packageId: 'pkg_1',
       connectCardUri: 'https://fivetran.com/connect-card/setup?auth=t',
     });
   });
 
-  afterEach(async () => {
-    deps.mailer.close();
-    await deps.fivetran.close();
-    redis.disconnect();
-    await sandbox.close();
-  });
-
   it('sends one email: the second run waits for the first one’s claim', async () => {
-    const run = {
-      onboardingId: 'onb_0123456789abcdef01234567',
-      log: createLogger('silent'),
-    };
+    const run = { onboardingId: ONBOARDING_ID, log: createLogger('silent') };
     const outcomes = await Promise.allSettled([
-      emailConnectCard(deps, run),
-      emailConnectCard(deps, run),
+      emailConnectCard(ctx.deps, run),
+      emailConnectCard(ctx.deps, run),
     ]);
 
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
@@ -55,11 +29,11 @@ describe('email step run twice at once', () => {
       code: 'EMAIL_SEND_IN_PROGRESS',
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
 
     // Once the claim is released, a late run finds the email recorded.
-    const late = await emailConnectCard(deps, run);
+    const late = await emailConnectCard(ctx.deps, run);
     expect(late.alreadySent).toBe(true);
-    expect(sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
   });
 });

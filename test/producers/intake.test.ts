@@ -1,45 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
-import {
-  BOARD_PASSWORD,
-  BOARD_USER,
-  signup,
-  startTestService,
-  testEnv,
-  type TestService,
-} from '../support/service.ts';
+import { describe, expect, it } from 'vitest';
+import { useSandboxService } from '../support/fixtures.ts';
+import { BOARD_PASSWORD, BOARD_USER, signup } from '../support/service.ts';
 
 describe('HTTP intake', () => {
-  let sandbox: Sandbox;
-  let service: TestService;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-    // No workers: these tests are about what the intake accepts and stores.
-    service = await startTestService(testEnv(sandbox.env), 'http');
-  });
-
-  afterAll(async () => {
-    await service.stop();
-    await sandbox.close();
-  });
+  // No workers: these tests are about what the intake accepts and stores.
+  const ctx = useSandboxService({ role: 'http', shared: true });
 
   it('answers 401 without the bearer token or with a wrong one', async () => {
-    const wrong = await service.postSignup(signup(1), 'not-the-token');
+    const wrong = await ctx.service.postSignup(signup(1), 'not-the-token');
     expect(wrong.status).toBe(401);
-    const none = await fetch(`${service.url}/signups`, {
+    const none = await fetch(`${ctx.service.url}/signups`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(signup(1)),
     });
     expect(none.status).toBe(401);
-    expect(await service.store.get('onb_000000000000000000000000')).toBe(
+    expect(await ctx.service.store.get('onb_000000000000000000000000')).toBe(
       undefined,
     );
   });
 
   it('answers 400 naming every failing field', async () => {
-    const response = await service.postSignup({
+    const response = await ctx.service.postSignup({
       event_id: '',
       user: { id: 42, email: 'not-an-email', nickname: 'x' },
     });
@@ -58,16 +40,16 @@ describe('HTTP intake', () => {
   });
 
   it('answers 400 for a missing user and for malformed JSON', async () => {
-    const missing = await service.postSignup({ event_id: 'e1' });
+    const missing = await ctx.service.postSignup({ event_id: 'e1' });
     expect(missing.status).toBe(400);
     const body = (await missing.json()) as { fields: { field: string }[] };
     expect(body.fields).toEqual([{ field: 'user', message: 'is required' }]);
 
-    const malformed = await fetch(`${service.url}/signups`, {
+    const malformed = await fetch(`${ctx.service.url}/signups`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        authorization: `Bearer ${service.config.intakeToken}`,
+        authorization: `Bearer ${ctx.service.config.intakeToken}`,
       },
       body: '{"event_id": ',
     });
@@ -75,18 +57,18 @@ describe('HTTP intake', () => {
   });
 
   it('stores an accepted signup and reports it without the link', async () => {
-    const response = await service.postSignup(signup(7));
+    const response = await ctx.service.postSignup(signup(7));
     expect(response.status).toBe(202);
     const { onboarding_id: id } = (await response.json()) as {
       onboarding_id: string;
     };
-    const job = await service.redis.exists(
-      `${service.config.queuePrefix}:upload-package:upload-package-${id}`,
+    const job = await ctx.service.redis.exists(
+      `${ctx.service.config.queuePrefix}:upload-package:upload-package-${id}`,
     );
     expect(job).toBe(1);
 
-    const status = await fetch(`${service.url}/signups/${id}`, {
-      headers: { authorization: `Bearer ${service.config.intakeToken}` },
+    const status = await fetch(`${ctx.service.url}/signups/${id}`, {
+      headers: { authorization: `Bearer ${ctx.service.config.intakeToken}` },
     });
     expect(status.status).toBe(200);
     const view = (await status.json()) as Record<string, unknown>;
@@ -100,24 +82,26 @@ describe('HTTP intake', () => {
 
   it('answers 404 for an unknown onboarding and 401 without token', async () => {
     const unknown = await fetch(
-      `${service.url}/signups/onb_ffffffffffffffffffffffff`,
-      { headers: { authorization: `Bearer ${service.config.intakeToken}` } },
+      `${ctx.service.url}/signups/onb_ffffffffffffffffffffffff`,
+      {
+        headers: { authorization: `Bearer ${ctx.service.config.intakeToken}` },
+      },
     );
     expect(unknown.status).toBe(404);
     const anonymous = await fetch(
-      `${service.url}/signups/onb_ffffffffffffffffffffffff`,
+      `${ctx.service.url}/signups/onb_ffffffffffffffffffffffff`,
     );
     expect(anonymous.status).toBe(401);
   });
 
   it('keeps Bull Board behind basic auth and shows every queue', async () => {
-    const anonymous = await fetch(`${service.url}/admin/queues/api/queues`);
+    const anonymous = await fetch(`${ctx.service.url}/admin/queues/api/queues`);
     expect(anonymous.status).toBe(401);
-    const wrong = await fetch(`${service.url}/admin/queues/api/queues`, {
+    const wrong = await fetch(`${ctx.service.url}/admin/queues/api/queues`, {
       headers: { authorization: basic(BOARD_USER, 'wrong-password') },
     });
     expect(wrong.status).toBe(401);
-    const operator = await fetch(`${service.url}/admin/queues/api/queues`, {
+    const operator = await fetch(`${ctx.service.url}/admin/queues/api/queues`, {
       headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) },
     });
     expect(operator.status).toBe(200);
@@ -128,7 +112,7 @@ describe('HTTP intake', () => {
       'maintenance',
       'upload-package',
     ]);
-    const page = await fetch(`${service.url}/admin/queues`, {
+    const page = await fetch(`${ctx.service.url}/admin/queues`, {
       headers: { authorization: basic(BOARD_USER, BOARD_PASSWORD) },
     });
     expect(page.status).toBe(200);
@@ -141,32 +125,21 @@ function basic(user: string, password: string): string {
 }
 
 describe('HTTP intake, awkward input', () => {
-  let sandbox: Sandbox;
-  let service: TestService;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-    service = await startTestService(testEnv(sandbox.env), 'http');
-  });
-
-  afterAll(async () => {
-    await service.stop();
-    await sandbox.close();
-  });
+  const ctx = useSandboxService({ role: 'http', shared: true });
 
   function post(body: string, contentType: string, auth?: string) {
-    return fetch(`${service.url}/signups`, {
+    return fetch(`${ctx.service.url}/signups`, {
       method: 'POST',
       headers: {
         'content-type': contentType,
-        authorization: auth ?? `Bearer ${service.config.intakeToken}`,
+        authorization: auth ?? `Bearer ${ctx.service.config.intakeToken}`,
       },
       body,
     });
   }
 
   it('says a wrongly typed field must be of its type, not that it is missing', async () => {
-    const response = await service.postSignup({
+    const response = await ctx.service.postSignup({
       event_id: 1,
       user: { id: 123, email: ['x'], name: 5 },
     });
@@ -180,7 +153,7 @@ describe('HTTP intake, awkward input', () => {
         { field: 'user.name', message: 'must be a string' },
       ]),
     );
-    const notAnObject = await service.postSignup([]);
+    const notAnObject = await ctx.service.postSignup([]);
     expect(await notAnObject.json()).toMatchObject({
       fields: [{ field: '(body)', message: 'must be an object' }],
     });
@@ -203,17 +176,17 @@ describe('HTTP intake, awkward input', () => {
     const response = await post(
       json,
       'application/json',
-      `bearer ${service.config.intakeToken}`,
+      `bearer ${ctx.service.config.intakeToken}`,
     );
     expect(response.status).toBe(202);
   });
 
   it('treats a user id typed in two Unicode forms as one user', async () => {
-    const composed = await service.postSignup({
+    const composed = await ctx.service.postSignup({
       event_id: 'e-nfc',
       user: { id: 'caf\u00e9', email: 'cafe@example.com' },
     });
-    const decomposed = await service.postSignup({
+    const decomposed = await ctx.service.postSignup({
       event_id: 'e-nfd',
       user: { id: 'cafe\u0301', email: 'cafe@example.com' },
     });
@@ -227,7 +200,7 @@ describe('HTTP intake, awkward input', () => {
   });
 
   it('accepts an internationalised address and a blank name as no name', async () => {
-    const response = await service.postSignup({
+    const response = await ctx.service.postSignup({
       event_id: 'e-idn',
       user: { id: 'idn', email: 'üñí@exämple.com', name: '   ' },
     });
@@ -235,7 +208,7 @@ describe('HTTP intake, awkward input', () => {
     const { onboarding_id: id } = (await response.json()) as {
       onboarding_id: string;
     };
-    const record = await service.store.get(id);
+    const record = await ctx.service.store.get(id);
     expect(record?.email).toBe('üñí@exämple.com');
     expect(record?.name).toBeUndefined();
   });

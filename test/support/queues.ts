@@ -13,10 +13,13 @@ export async function readJob(
     prefix: service.config.queuePrefix,
   });
   try {
-    const job = await queue.getJob(`${step}-${onboardingId}`);
+    const jobId = `${step}-${onboardingId}`;
+    // State first: a job read before its state could predate that state.
+    const state = await queue.getJobState(jobId);
+    const job = await queue.getJob(jobId);
     return job
       ? {
-          state: await job.getState(),
+          state,
           failedReason: job.failedReason,
           attemptsMade: job.attemptsMade,
           attemptsStarted: job.attemptsStarted,
