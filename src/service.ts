@@ -38,16 +38,11 @@ export async function startService(
 ): Promise<RunningService> {
   await warnIfRedisCanEvict(config.redisUrl, log);
 
+  // The HTTP server first: if its port is taken the process stops before
+  // any worker has taken a job it would then leave locked.
+  const http = role === 'worker' ? undefined : await startHttp(config, log);
   const workers =
     role === 'http' ? undefined : startWorkers(config, log, USER_AGENT);
-  let http: Awaited<ReturnType<typeof startHttp>> | undefined;
-  try {
-    http = role === 'worker' ? undefined : await startHttp(config, log);
-  } catch (error) {
-    // A taken port must not leave workers running with no way to stop them.
-    await workers?.close(config.shutdownTimeoutMs);
-    throw error;
-  }
   return {
     url: http?.url,
     workers,

@@ -4,6 +4,8 @@ import { ErrorCode, ServiceError, hasCode, isRetryable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import {
   nextStep,
+  STEP_ORDER,
+  stepJobId,
   stepJobOptions,
   StepName,
   type StepJobData,
@@ -91,21 +93,13 @@ export function createStepProcessor(
       if (next) {
         // The job id makes this add a no-op when a re-run of this step (after
         // a crash between the step and this line) adds it again.
-        const nextJob = await queues[next].add(
+        await queues[next].add(
           next,
           { onboardingId },
           stepJobOptions(next, onboardingId, queueSettings),
         );
-        // An operator retried this step after the next one had failed for
-        // good (say, mail refused until the SMTP settings were fixed): the
-        // chain goes on only if that failed job runs again too.
-        if (await nextJob.isFailed()) {
-          await nextJob.retry('failed', {
-            resetAttemptsMade: true,
-            resetAttemptsStarted: true,
-          });
-        }
       }
+      await resumeFailedSteps(onboardingId, next);
       return result;
     } catch (error) {
       if (signal?.aborted && token) {
@@ -131,6 +125,32 @@ export function createStepProcessor(
       throw error;
     }
   };
+
+  /**
+   * An operator retried this step while a later one sits in the failed set
+   * (say, mail refused until the SMTP settings were fixed): that one runs
+   * again too, so retrying any step carries the onboarding on.
+   */
+  async function resumeFailedSteps(
+    onboardingId: string,
+    next: StepName | undefined,
+  ): Promise<void> {
+    const record = await deps.store.get(onboardingId);
+    const failedStep =
+      record?.state === 'failed'
+        ? STEP_ORDER.find((name) => name === record.failedStep)
+        : undefined;
+    for (const later of new Set([next, failedStep])) {
+      if (!later || later === step) continue;
+      const failed = await queues[later].getJob(stepJobId(later, onboardingId));
+      if (failed && (await failed.isFailed())) {
+        await failed.retry('failed', {
+          resetAttemptsMade: true,
+          resetAttemptsStarted: true,
+        });
+      }
+    }
+  }
 
   async function waitOutRateLimit(
     job: Job<StepJobData>,

@@ -61,7 +61,16 @@ async function startOne(service: Service): Promise<Running> {
 }
 
 function parseOnly(): Service | undefined {
-  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  if (values.help) {
+    process.stdout.write(
+      `Usage: npm run -s sandbox [-- --only ${SERVICES.join('|')}]\n` +
+        'Starts the sandbox on loopback and prints export lines for the service.\n',
+    );
+    process.exit(0);
+  }
   if (values.only === undefined) return undefined;
   if (!(SERVICES as readonly string[]).includes(values.only)) {
     throw new Error(`--only must be one of ${SERVICES.join(', ')}`);
@@ -94,6 +103,7 @@ function shellQuote(value: string): string {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${String(error)}\n`);
+  // parseArgs' own errors name the unknown option; no stack needed.
+  process.stderr.write(`${(error as Error).message ?? String(error)}\n`);
   process.exit(1);
 });

@@ -105,7 +105,7 @@ describe('step failures', () => {
 describe('operator retry from Bull Board', () => {
   const ctx = useSandboxService();
 
-  async function retryFailed(step: string, onboardingId: string) {
+  async function retryJob(step: string, onboardingId: string) {
     const { config, url } = ctx.service;
     const login = `${config.board.user}:${config.board.password}`;
     const response = await fetch(
@@ -134,7 +134,7 @@ describe('operator retry from Bull Board', () => {
     );
     expect(ctx.sandbox.fivetran.packages.size).toBe(0);
 
-    await retryFailed('create-connection', id);
+    await retryJob('create-connection', id);
     const record = await waitForState(ctx.service, id, 'email_sent');
     const [bound] = [...ctx.sandbox.fivetran.packages.values()];
     expect(ctx.sandbox.fivetran.packages.size).toBe(1);
@@ -152,9 +152,23 @@ describe('operator retry from Bull Board', () => {
       (job) => job?.state === 'failed',
     );
 
-    await retryFailed('email-connect-card', id);
+    await retryJob('email-connect-card', id);
     await waitForState(ctx.service, id, 'email_sent');
     expect(ctx.sandbox.smtp.messages).toHaveLength(1);
     expect(ctx.sandbox.fivetran.connections.size).toBe(1);
+  });
+
+  it('resumes at the failed step when an earlier step is retried', async () => {
+    ctx.sandbox.smtp.rejectNext(1, 550);
+    const id = await submitSignup(ctx.service, signup(9));
+    await waitFor(
+      () => readJob(ctx.service, 'email-connect-card', id),
+      (job) => job?.state === 'failed',
+    );
+
+    await retryJob('upload-package', id);
+    await waitForState(ctx.service, id, 'email_sent');
+    expect(ctx.sandbox.smtp.messages).toHaveLength(1);
+    expect(ctx.sandbox.fivetran.packages.size).toBe(1);
   });
 });
