@@ -16,6 +16,8 @@ export const ErrorCode = {
   FivetranNetwork: 'FIVETRAN_NETWORK',
   /** No answer within the timeout. The request may have been acted on. */
   FivetranTimeout: 'FIVETRAN_TIMEOUT',
+  /** 409 on create, but the lookup by schema found nothing (yet). */
+  ConnectionConflict: 'CONNECTION_CONFLICT',
   /** A 2xx whose body is not the documented envelope. */
   FivetranBadResponse: 'FIVETRAN_BAD_RESPONSE',
   /** Fivetran's file_sha256_hash differs from the bytes sent. */
@@ -58,6 +60,7 @@ const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   ErrorCode.FivetranUnavailable,
   ErrorCode.FivetranNetwork,
   ErrorCode.FivetranTimeout,
+  ErrorCode.ConnectionConflict,
   // A mangled upload or a bad body is worth another try before giving up.
   ErrorCode.FivetranBadResponse,
   ErrorCode.PackageHashMismatch,

@@ -111,6 +111,14 @@ async function createOrAdopt(
         run.signal,
       );
       if (found) return { connection: found, adopted: true };
+      // Taken, yet not found: the lookup may lag the create. Try again
+      // rather than fail the user for good.
+      throw new ServiceError(
+        ErrorCode.ConnectionConflict,
+        `Schema ${request.config.schema} is taken in group ${request.group_id} but no connection was found by it`,
+        error.details,
+        { cause: error },
+      );
     }
     throw error;
   }

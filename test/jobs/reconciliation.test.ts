@@ -158,3 +158,24 @@ describe('timeouts', () => {
     expect(ctx.sandbox.smtp.messages).toHaveLength(1);
   });
 });
+
+describe('a 409 with nothing to adopt', () => {
+  const ctx = useSandboxService();
+
+  it('is retried, not a final failure', async () => {
+    ctx.sandbox.fivetran.inject({
+      route: 'create-connection',
+      kind: 'status',
+      status: 409,
+      code: 'Conflict',
+    });
+    const id = await submitSignup(ctx.service, signup(10));
+
+    await waitForState(ctx.service, id, 'email_sent');
+    const creates = ctx.sandbox.fivetran.requests.filter(
+      (request) => request.route === 'create-connection',
+    );
+    expect(creates.map((request) => request.status)).toEqual([409, 201]);
+    expect(ctx.sandbox.fivetran.connections.size).toBe(1);
+  });
+});
