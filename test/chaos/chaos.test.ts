@@ -37,6 +37,8 @@ interface ChaosFigures {
   redisRestarts: number;
   stalledJobsRecovered: number;
   orphanPackagesSwept: number;
+  /** Emails sent twice because a kill fell in SMTP's confirmation window. */
+  resentInSmtpWindow: number;
   duplicates: number;
 }
 
@@ -87,6 +89,7 @@ describe('chaos: kills, Redis restart and repeated events', () => {
         redisRestarts: 0,
         stalledJobsRecovered: 0,
         orphanPackagesSwept: 0,
+        resentInSmtpWindow: 0,
         duplicates: 0,
       };
       const report = () => `chaos figures: ${JSON.stringify(figures)}`;
@@ -154,6 +157,7 @@ describe('chaos: kills, Redis restart and repeated events', () => {
       const connections = [...sandbox.fivetran.connections.values()];
       const packages = [...sandbox.fivetran.packages.values()];
       expect(packages, report()).toHaveLength(SIGNUPS);
+      const usedKills = new Set<number>();
       for (const event of events) {
         const schema = schemaNameFor('ccw', event.user.id);
         const own = connections.filter((c) => c.schema === schema);
@@ -163,10 +167,12 @@ describe('chaos: kills, Redis restart and repeated events', () => {
         const mails = sandbox.smtp.messages.filter((m) =>
           m.envelopeTo.includes(event.user.email),
         );
+        const resent = resentInSmtpWindow(mails, killTimes, usedKills);
+        figures.resentInSmtpWindow += resent;
         figures.duplicates +=
           Math.max(0, own.length - 1) +
           Math.max(0, bound.length - 1) +
-          Math.max(0, mails.length - 1);
+          Math.max(0, mails.length - 1 - resent);
         expect(own, `${report()} connections of ${event.user.id}`).toHaveLength(
           1,
         );
@@ -176,7 +182,7 @@ describe('chaos: kills, Redis restart and repeated events', () => {
         expect(
           mails,
           `${report()} mails to ${event.user.email}; ${describeTiming(mails, killTimes)}`,
-        ).toHaveLength(1);
+        ).toHaveLength(1 + resent);
         expect(mails[0]?.text).toContain(`auth=${own[0]?.connect_card_token}`);
       }
       expect(connections, report()).toHaveLength(SIGNUPS);
@@ -184,7 +190,10 @@ describe('chaos: kills, Redis restart and repeated events', () => {
         packages.filter((p) => !p.connection_id),
         report(),
       ).toEqual([]);
-      expect(sandbox.smtp.messages, report()).toHaveLength(SIGNUPS);
+      expect(sandbox.smtp.messages, report()).toHaveLength(
+        SIGNUPS + figures.resentInSmtpWindow,
+      );
+      expect(figures.duplicates, report()).toBe(0);
       console.info(report());
     }, 180_000);
   }
@@ -203,6 +212,35 @@ async function postUntilStored(
     figures.refusedPosts++;
     await sleep(100);
   }
+}
+
+// The one duplicate SMTP cannot rule out: the server took the message, and
+// the sending worker was killed before the 250 was recorded, so the retry
+// sends it again (README, "the window that remains"). A kill explains a
+// second copy only if it fell between the last bytes leaving the worker and
+// the record being written: a few ms around the first copy's arrival.
+const SMTP_WINDOW_BEFORE_MS = 100;
+const SMTP_WINDOW_AFTER_MS = 50;
+
+/** Extra copies of one user's mail explained by a kill in the window. */
+function resentInSmtpWindow(
+  mails: ReceivedMail[],
+  killTimes: number[],
+  usedKills: Set<number>,
+): number {
+  let explained = 0;
+  for (const mail of mails.slice(0, -1)) {
+    const kill = killTimes.find(
+      (at) =>
+        !usedKills.has(at) &&
+        at >= mail.receivedAt - SMTP_WINDOW_BEFORE_MS &&
+        at <= mail.receivedAt + SMTP_WINDOW_AFTER_MS,
+    );
+    if (kill === undefined) continue;
+    usedKills.add(kill);
+    explained++;
+  }
+  return explained;
 }
 
 /** Where each mail arrived relative to the nearest kill, for diagnosis. */
