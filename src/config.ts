@@ -140,7 +140,14 @@ const envSchema = z.object({
     .default('info'),
 });
 
-type Env = z.infer<typeof envSchema>;
+// Workers serve no HTTP: they need not (and should not) hold its secrets.
+const workerEnvSchema = envSchema.extend({
+  INTAKE_TOKEN: envSchema.shape.INTAKE_TOKEN.optional(),
+  BOARD_USER: envSchema.shape.BOARD_USER.optional(),
+  BOARD_PASSWORD: envSchema.shape.BOARD_PASSWORD.optional(),
+});
+
+type Env = z.infer<typeof workerEnvSchema>;
 
 /** Every environment variable the service reads. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
@@ -177,8 +184,9 @@ export interface Config {
    */
   emailClaimMs: number;
   http: { port: number; host: string };
-  intakeToken: string;
-  board: { user: string; password: string };
+  /** Unset only for the worker role, which serves no HTTP. */
+  intakeToken: string | undefined;
+  board: { user: string; password: string } | undefined;
   steps: {
     attempts: number;
     backoffMs: number;
@@ -204,8 +212,12 @@ export interface Config {
  * Reads and validates the environment. Every problem is collected, so an
  * operator fixes the whole list in one go instead of one restart per typo.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(withoutBlanks(env), {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  role: 'all' | 'worker' | 'http' = 'all',
+): Config {
+  const schema = role === 'worker' ? workerEnvSchema : envSchema;
+  const parsed = schema.safeParse(withoutBlanks(env), {
     reportInput: true,
   });
   if (!parsed.success) {
@@ -266,7 +278,10 @@ function toConfig(env: Env): Config {
     emailClaimMs: env.EMAIL_CLAIM_MS,
     http: { port: env.PORT, host: env.HOST },
     intakeToken: env.INTAKE_TOKEN,
-    board: { user: env.BOARD_USER, password: env.BOARD_PASSWORD },
+    board:
+      env.BOARD_USER && env.BOARD_PASSWORD
+        ? { user: env.BOARD_USER, password: env.BOARD_PASSWORD }
+        : undefined,
     steps: {
       attempts: env.STEP_ATTEMPTS,
       backoffMs: env.STEP_BACKOFF_MS,

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   }
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, role);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
+import { ConfigError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createOnboardingStore } from './onboarding/store.ts';
 import { buildHttpServer } from './producers/http-server.ts';
@@ -56,6 +57,12 @@ export async function startService(
 }
 
 async function startHttp(config: Config, log: Logger) {
+  const { intakeToken, board } = config;
+  if (!intakeToken || !board) {
+    throw new ConfigError([
+      'INTAKE_TOKEN, BOARD_USER and BOARD_PASSWORD are required to serve HTTP',
+    ]);
+  }
   const noisy = throttledLog(log);
   const onQueueError = (error: Error, name: string) =>
     noisy('warn', `queue:${name}`, { err: error, queue: name }, 'queue error');
@@ -98,8 +105,8 @@ async function startHttp(config: Config, log: Logger) {
     },
     redisReady: () => intakeRedis.status === 'ready',
     boardQueues: [...Object.values(boardQueues), maintenanceQueue],
-    intakeToken: config.intakeToken,
-    board: config.board,
+    intakeToken,
+    board,
     log,
   });
   const url = await app.listen({

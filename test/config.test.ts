@@ -101,6 +101,20 @@ describe('configuration', () => {
     for (const name of CONFIG_VARIABLES) expect(documented).toContain(name);
   });
 
+  it('lets a worker start without the HTTP secrets', () => {
+    const { INTAKE_TOKEN, BOARD_USER, BOARD_PASSWORD, ...workerEnv } =
+      VALID_ENV;
+    expect([INTAKE_TOKEN, BOARD_USER, BOARD_PASSWORD]).not.toContain('');
+    const config = loadConfig(workerEnv, 'worker');
+    expect(config.intakeToken).toBeUndefined();
+    expect(config.board).toBeUndefined();
+    expect(problemsOf(workerEnv)).toEqual([
+      'INTAKE_TOKEN is required',
+      'BOARD_USER is required',
+      'BOARD_PASSWORD is required',
+    ]);
+  });
+
   it('says a value of the wrong kind is wrong, not missing', () => {
     const problems = problemsOf({
       ...VALID_ENV,

@@ -107,7 +107,7 @@ describe('operator retry from Bull Board', () => {
 
   async function retryJob(step: string, onboardingId: string) {
     const { config, url } = ctx.service;
-    const login = `${config.board.user}:${config.board.password}`;
+    const login = `${config.board?.user}:${config.board?.password}`;
     const response = await fetch(
       `${url}/admin/queues/api/queues/${step}/${step}-${onboardingId}/retry`,
       {
