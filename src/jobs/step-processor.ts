@@ -2,6 +2,7 @@ import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
 import { ErrorCode, ServiceError, hasCode, isRetryable } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { OnboardingState } from '../onboarding/store.ts';
 import {
   nextStep,
   STEP_ORDER,
@@ -36,11 +37,6 @@ export interface StepProcessorOptions {
 }
 
 /**
- * Wraps a step for BullMQ: memoised steps run, the next step is enqueued, and
- * failures are sorted by code into rate-limit waits (no attempt spent),
- * retries (warn) and final failures (error, recorded on the onboarding).
- */
-/**
  * Records a job that BullMQ failed without our processor deciding it (it
  * stalled more often than allowed, because its workers kept dying), so the
  * onboarding does not sit in an in-between state for good.
@@ -53,21 +49,29 @@ export async function recordUnhandledFailure(
 ): Promise<void> {
   if (!job || !(await job.isFailed())) return;
   const record = await deps.store.get(job.data.onboardingId);
-  if (!record || record.state === 'failed' || record.state === 'email_sent') {
+  if (
+    !record ||
+    record.state === OnboardingState.Failed ||
+    record.state === OnboardingState.EmailSent
+  ) {
     return;
   }
   log.error(
     { queue: step, jobId: job.id, reason: job.failedReason },
     'step failed for good outside the processor',
   );
-  await deps.store.recordFailure(job.data.onboardingId, {
+  await failOnboarding(deps, job.data.onboardingId, log, {
     step,
     code: ErrorCode.JobStalled,
     reason: job.failedReason,
   });
-  await releasePackage(deps, job.data.onboardingId, log);
 }
 
+/**
+ * Wraps a step for BullMQ: memoised steps run, the next step is enqueued, and
+ * failures are sorted by code into waits (no attempt spent), retries (warn)
+ * and final failures (error, recorded on the onboarding).
+ */
 export function createStepProcessor(
   step: StepName,
   options: StepProcessorOptions,
@@ -90,16 +94,17 @@ export function createStepProcessor(
       if (job.data.signup) await ensureRecord(deps, job.data);
       const result = await STEPS[step](deps, { onboardingId, log, signal });
       const next = nextStep(step);
-      if (next) {
-        // The job id makes this add a no-op when a re-run of this step (after
-        // a crash between the step and this line) adds it again.
-        await queues[next].add(
-          next,
-          { onboardingId },
-          stepJobOptions(next, onboardingId, queueSettings),
-        );
-      }
-      await resumeFailedSteps(onboardingId, next);
+      // The job id makes this add a no-op when a re-run of this step (after
+      // a crash between the step and this line) adds it again; the job that
+      // stands is returned either way.
+      const nextJob = next
+        ? await queues[next].add(
+            next,
+            { onboardingId },
+            stepJobOptions(next, onboardingId, queueSettings),
+          )
+        : undefined;
+      await resumeFailedSteps(onboardingId, nextJob);
       return result;
     } catch (error) {
       if (signal?.aborted && token) {
@@ -115,11 +120,7 @@ export function createStepProcessor(
       if (hasCode(error, ErrorCode.EmailSendInProgress) && token) {
         // Not a failure: come back once the other run's claim has lapsed.
         log.info({ waitMs: error.details.waitMs }, 'email claimed elsewhere');
-        await job.moveToDelayed(
-          Date.now() + (error.details.waitMs ?? 1000),
-          token,
-        );
-        throw new DelayedError();
+        return await delayWithoutAttempt(job, token, error.details.waitMs);
       }
       await onFailure(job, error, log);
       throw error;
@@ -133,16 +134,20 @@ export function createStepProcessor(
    */
   async function resumeFailedSteps(
     onboardingId: string,
-    next: StepName | undefined,
+    next: Job<StepJobData> | undefined,
   ): Promise<void> {
     const record = await deps.store.get(onboardingId);
     const failedStep =
-      record?.state === 'failed'
+      record?.state === OnboardingState.Failed
         ? STEP_ORDER.find((name) => name === record.failedStep)
         : undefined;
-    for (const later of new Set([next, failedStep])) {
-      if (!later || later === step) continue;
-      const failed = await queues[later].getJob(stepJobId(later, onboardingId));
+    const candidates: (Job<StepJobData> | undefined)[] = [next];
+    if (failedStep && failedStep !== step && failedStep !== next?.name) {
+      candidates.push(
+        await queues[failedStep].getJob(stepJobId(failedStep, onboardingId)),
+      );
+    }
+    for (const failed of candidates) {
       if (failed && (await failed.isFailed())) {
         await failed.retry('failed', {
           resetAttemptsMade: true,
@@ -177,9 +182,7 @@ export function createStepProcessor(
     }
     log.info({ waitMs, code: error.code }, 'waiting out rate limit');
     await job.updateData({ ...job.data, rateLimitWaitMs: waitedMs });
-    // Delayed, not failed: BullMQ does not count this as an attempt.
-    await job.moveToDelayed(Date.now() + waitMs, token);
-    throw new DelayedError();
+    return delayWithoutAttempt(job, token, waitMs);
   }
 
   /** Logs a failure; a final one is recorded and rethrown for BullMQ. */
@@ -197,17 +200,37 @@ export function createStepProcessor(
     }
     log.error({ err: error, code }, 'step failed for good');
     const reason = (error as Error).message;
-    await deps.store.recordFailure(job.data.onboardingId, {
+    await failOnboarding(deps, job.data.onboardingId, log, {
       step,
       code,
       reason,
     });
-    await releasePackage(deps, job.data.onboardingId, log);
     // The message is what Bull Board shows, so it ends with the code.
     // UnrecoverableError stops BullMQ retrying what will not get better.
     const shown = `${reason} [${code}]`;
     throw retryable ? new Error(shown) : new UnrecoverableError(shown);
   }
+}
+
+/** Comes back later; BullMQ counts a delay as no attempt. */
+async function delayWithoutAttempt(
+  job: Job<StepJobData>,
+  token: string,
+  waitMs = 1000,
+): Promise<never> {
+  await job.moveToDelayed(Date.now() + waitMs, token);
+  throw new DelayedError();
+}
+
+/** Marks the onboarding failed and frees what it will no longer use. */
+async function failOnboarding(
+  deps: StepDeps,
+  onboardingId: string,
+  log: Logger,
+  failure: { step: string; code: string; reason: string },
+): Promise<void> {
+  await deps.store.recordFailure(onboardingId, failure);
+  await releasePackage(deps, onboardingId, log);
 }
 
 function isRateLimitWait(error: unknown): error is ServiceError {
@@ -241,9 +264,9 @@ async function releasePackage(
   log: Logger,
 ): Promise<void> {
   const record = await deps.store.get(onboardingId);
-  if (!record?.packageId || record.connectionId || record.packageDeletedAt) {
-    return;
-  }
+  // A deleted package is no longer recorded, so a package recorded after a
+  // retry is released too.
+  if (!record?.packageId || record.connectionId) return;
   try {
     await deps.fivetran.deletePackage(record.packageId);
     await deps.store.recordPackageDeleted(onboardingId, record.packageId);

@@ -171,4 +171,35 @@ describe('operator retry from Bull Board', () => {
     expect(ctx.sandbox.smtp.messages).toHaveLength(1);
     expect(ctx.sandbox.fivetran.packages.size).toBe(1);
   });
+
+  it('deletes the new package too when the retried step fails again', async () => {
+    ctx.sandbox.fivetran.inject({
+      route: 'create-connection',
+      kind: 'status',
+      status: 400,
+      code: 'InvalidInput',
+      times: 2,
+    });
+    const id = await submitSignup(ctx.service, signup(11));
+    const failedJob = () =>
+      waitFor(
+        () => readJob(ctx.service, 'create-connection', id),
+        (job) => job?.state === 'failed',
+      );
+    await failedJob();
+    const first = (await ctx.service.store.get(id))?.deletedPackageId;
+
+    await retryJob('create-connection', id);
+    await waitFor(
+      () => ctx.service.store.get(id),
+      (record) =>
+        record?.deletedPackageId !== undefined &&
+        record.deletedPackageId !== first,
+    );
+    expect(ctx.sandbox.fivetran.packages.size).toBe(0);
+    const uploads = ctx.sandbox.fivetran.requests.filter(
+      (request) => request.route === 'upload-package' && request.acted,
+    );
+    expect(uploads).toHaveLength(2);
+  });
 });
