@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { parseRateLimit, type RateLimit } from './fivetran/rate-limit.ts';
+import { DEFAULT_QUEUE_PREFIX, DEFAULT_STEP_SETTINGS } from './queues/index.ts';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;
@@ -85,7 +86,7 @@ const envSchema = z.object({
     .string()
     .trim()
     .regex(/\{[^{}]+\}/, 'must contain a {hash tag}, e.g. {ccw}')
-    .default('{ccw}'),
+    .default(DEFAULT_QUEUE_PREFIX),
   FIVETRAN_API_URL: urlWithProtocols(['https:', 'http:']).default(
     'https://api.fivetran.com',
   ),
@@ -125,8 +126,8 @@ const envSchema = z.object({
   INTAKE_TOKEN: nonEmpty.min(16, 'must be at least 16 characters'),
   BOARD_USER: nonEmpty,
   BOARD_PASSWORD: nonEmpty.min(8, 'must be at least 8 characters'),
-  STEP_ATTEMPTS: positiveInt(6),
-  STEP_BACKOFF_MS: durationMs(2 * SECOND_MS),
+  STEP_ATTEMPTS: positiveInt(DEFAULT_STEP_SETTINGS.attempts),
+  STEP_BACKOFF_MS: durationMs(DEFAULT_STEP_SETTINGS.backoffMs),
   WORKER_CONCURRENCY: positiveInt(5),
   LOCK_DURATION_MS: durationMs(30 * SECOND_MS, SECOND_MS),
   STALLED_INTERVAL_MS: durationMs(30 * SECOND_MS, 100),

@@ -25,3 +25,14 @@ export function throttledLog(log: Logger, intervalMs = 30_000): ThrottledLog {
     last.set(kind, { at: now, skipped: 0 });
   };
 }
+
+/** Queue 'error' events (Redis outages, mostly), through the throttle. */
+export function logQueueErrors(log: ThrottledLog) {
+  return (error: Error, queueName: string) =>
+    log(
+      'warn',
+      `queue:${queueName}`,
+      { err: error, queue: queueName },
+      'queue error',
+    );
+}

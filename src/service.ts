@@ -17,7 +17,7 @@ import {
   waitUntilReady,
 } from './redis.ts';
 import { startWorkers, type WorkerHandle } from './worker.ts';
-import { throttledLog } from './log-throttle.ts';
+import { logQueueErrors, throttledLog } from './log-throttle.ts';
 import { warnIfRedisCanEvict } from './redis-checks.ts';
 
 export const USER_AGENT = 'connect-card-worker/0.1.0';
@@ -64,8 +64,7 @@ async function startHttp(config: Config, log: Logger) {
     ]);
   }
   const noisy = throttledLog(log);
-  const onQueueError = (error: Error, name: string) =>
-    noisy('warn', `queue:${name}`, { err: error, queue: name }, 'queue error');
+  const onQueueError = logQueueErrors(noisy);
   const intakeRedis = logConnectionErrors(
     createIntakeConnection(config.redisUrl),
     noisy,

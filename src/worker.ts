@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Storage } from '@google-cloud/storage';
-import { Worker, type Job } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { createFivetranClient } from './fivetran/client.ts';
@@ -30,7 +30,11 @@ import {
   createWorkerConnection,
   logConnectionErrors,
 } from './redis.ts';
-import { throttledLog, type ThrottledLog } from './log-throttle.ts';
+import {
+  logQueueErrors,
+  throttledLog,
+  type ThrottledLog,
+} from './log-throttle.ts';
 import { closeWithin } from './shutdown.ts';
 
 // Long enough to ride out spacing between calls, short enough that a job
@@ -56,8 +60,10 @@ export function startWorkers(
     'worker',
   );
   const deps = buildStepDeps(config, redis, userAgent);
-  const queues = createStepQueues(redis, config.queuePrefix, (error, name) =>
-    noisy('warn', `queue:${name}`, { err: error, queue: name }, 'queue error'),
+  const queues = createStepQueues(
+    redis,
+    config.queuePrefix,
+    logQueueErrors(noisy),
   );
   const workers: Worker[] = STEP_ORDER.map(
     (step) =>
@@ -84,15 +90,16 @@ export function startWorkers(
       ),
   );
   for (const [index, step] of STEP_ORDER.entries()) {
-    const record = (job: Job<StepJobData> | undefined) =>
-      recordUnhandledFailure(deps, step, job, log).catch((error: unknown) =>
-        log.error({ err: error, queue: step }, 'failure not recorded'),
-      );
-    workers[index]?.on('failed', (job) => void record(job));
-    // A job that stalled once too often is failed by the stalled check,
-    // which reports it only as stalled.
+    // Every other final failure goes through the processor, which records
+    // it. A job that stalled once too often is failed by BullMQ's stalled
+    // check instead, which reports it only as stalled.
     workers[index]?.on('stalled', (jobId) => {
-      void queues[step].getJob(jobId).then(record);
+      queues[step]
+        .getJob(jobId)
+        .then((job) => recordUnhandledFailure(deps, step, job, log))
+        .catch((error: unknown) =>
+          log.error({ err: error, queue: step }, 'failure not recorded'),
+        );
     });
   }
   const maintenance = startMaintenance(config, redis, deps, log, noisy);
@@ -132,8 +139,10 @@ function startMaintenance(
   log: Logger,
   noisy: ThrottledLog,
 ) {
-  const queue = createMaintenanceQueue(redis, config.queuePrefix, (error) =>
-    noisy('warn', 'queue:maintenance', { err: error }, 'queue error'),
+  const queue = createMaintenanceQueue(
+    redis,
+    config.queuePrefix,
+    logQueueErrors(noisy),
   );
   if (config.orphanSweepIntervalMs > 0) {
     // Every worker process upserts the same scheduler: one schedule results.

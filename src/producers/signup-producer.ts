@@ -4,6 +4,8 @@ import { createOnboardingStore } from '../onboarding/store.ts';
 import {
   closeQueues,
   createStepQueues,
+  DEFAULT_QUEUE_PREFIX,
+  DEFAULT_STEP_SETTINGS,
   type StepQueueSettings,
 } from '../queues/index.ts';
 import { closeConnection } from '../redis.ts';
@@ -45,7 +47,7 @@ export class InvalidSignupError extends ServiceError {
 export function createSignupProducer(
   options: SignupProducerOptions,
 ): SignupProducer {
-  const prefix = options.queuePrefix ?? '{ccw}';
+  const prefix = options.queuePrefix ?? DEFAULT_QUEUE_PREFIX;
   const redis = new Redis(options.redisUrl, {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
@@ -58,7 +60,7 @@ export function createSignupProducer(
   const deps = {
     store: createOnboardingStore(redis, prefix),
     queues,
-    queueSettings: options.steps ?? { attempts: 6, backoffMs: 2000 },
+    queueSettings: options.steps ?? DEFAULT_STEP_SETTINGS,
   };
   return {
     async enqueueSignup(event) {

@@ -44,6 +44,13 @@ export interface StepQueueSettings {
   backoffMs: number;
 }
 
+/** Defaults of QUEUE_PREFIX, STEP_ATTEMPTS and STEP_BACKOFF_MS. */
+export const DEFAULT_QUEUE_PREFIX = '{ccw}';
+export const DEFAULT_STEP_SETTINGS: StepQueueSettings = {
+  attempts: 6,
+  backoffMs: 2000,
+};
+
 const DAY_SECONDS = 24 * 3600;
 
 export function stepJobOptions(
