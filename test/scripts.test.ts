@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { testEnv } from './support/service.ts';
+import { testEnv, UNREACHED_SERVICES_ENV } from './support/service.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -24,15 +24,7 @@ describe('npm scripts', () => {
 
 describe('npm run worker', () => {
   it('passes SIGTERM on to the service, which stops', async () => {
-    const env = testEnv({
-      FIVETRAN_API_KEY: 'key',
-      FIVETRAN_API_SECRET: 'secret',
-      FIVETRAN_GROUP_ID: 'group',
-      CONNECTOR_PACKAGE: 'gs://bucket/connector.zip',
-      SMTP_URL: 'smtp://127.0.0.1:9',
-      MAIL_FROM: 'onboarding@example.com',
-      LOG_LEVEL: 'info',
-    });
+    const env = testEnv(UNREACHED_SERVICES_ENV, { LOG_LEVEL: 'info' });
     const npm = spawn('npm', ['run', '-s', 'worker'], {
       cwd: root,
       env: { ...process.env, ...env },

@@ -5,6 +5,7 @@ import {
   signup,
   startTestService,
   testEnv,
+  UNREACHED_SERVICES_ENV,
   type TestService,
 } from './support/service.ts';
 import { waitFor } from './support/wait-for.ts';
@@ -29,6 +30,23 @@ describe('graceful shutdown', () => {
     await sandbox.close();
   });
 
+  /** A worker whose one signup's upload is slowed down and under way. */
+  async function workerMidUpload(
+    latencyMs: number,
+    overrides: Record<string, string> = {},
+  ) {
+    sandbox.fivetran.inject({
+      route: 'upload-package',
+      kind: 'latency',
+      ms: latencyMs,
+    });
+    const worker = await spawnWorker({ ...env, ...overrides });
+    workers.push(worker);
+    const id = await submitSignup(intake, signup(workers.length));
+    await uploadInFlight();
+    return { worker, id };
+  }
+
   async function uploadInFlight() {
     await waitFor(
       async () =>
@@ -40,15 +58,7 @@ describe('graceful shutdown', () => {
   }
 
   it('lets the active job finish on SIGTERM, then exits 0', async () => {
-    sandbox.fivetran.inject({
-      route: 'upload-package',
-      kind: 'latency',
-      ms: 1500,
-    });
-    const worker = await spawnWorker(env);
-    workers.push(worker);
-    const id = await submitSignup(intake, signup(1));
-    await uploadInFlight();
+    const { worker, id } = await workerMidUpload(1500);
 
     const exitCode = await worker.kill('SIGTERM');
     expect(exitCode).toBe(0);
@@ -64,15 +74,9 @@ describe('graceful shutdown', () => {
   });
 
   it('hands the job back, with no attempt spent, when the deadline passes', async () => {
-    sandbox.fivetran.inject({
-      route: 'upload-package',
-      kind: 'latency',
-      ms: 4000,
+    const { worker, id } = await workerMidUpload(4000, {
+      SHUTDOWN_TIMEOUT_MS: '300',
     });
-    const worker = await spawnWorker({ ...env, SHUTDOWN_TIMEOUT_MS: '300' });
-    workers.push(worker);
-    const id = await submitSignup(intake, signup(2));
-    await uploadInFlight();
 
     const startedAt = Date.now();
     expect(await worker.kill('SIGTERM')).toBe(0);
@@ -88,15 +92,7 @@ describe('graceful shutdown', () => {
   });
 
   it('exits at once on a second signal', async () => {
-    sandbox.fivetran.inject({
-      route: 'upload-package',
-      kind: 'latency',
-      ms: 5000,
-    });
-    const worker = await spawnWorker(env);
-    workers.push(worker);
-    await submitSignup(intake, signup(3));
-    await uploadInFlight();
+    const { worker } = await workerMidUpload(5000);
 
     worker.child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -108,17 +104,10 @@ describe('graceful shutdown', () => {
 
 describe('shutdown while Redis is unreachable', () => {
   it('still exits, and logs the outage without flooding stderr', async () => {
-    const env = testEnv(
-      {
-        FIVETRAN_API_KEY: 'key',
-        FIVETRAN_API_SECRET: 'secret',
-        FIVETRAN_GROUP_ID: 'group',
-        CONNECTOR_PACKAGE: 'gs://bucket/connector.zip',
-        SMTP_URL: 'smtp://127.0.0.1:9',
-        MAIL_FROM: 'onboarding@example.com',
-      },
-      { REDIS_URL: 'redis://127.0.0.1:9', SHUTDOWN_TIMEOUT_MS: '200' },
-    );
+    const env = testEnv(UNREACHED_SERVICES_ENV, {
+      REDIS_URL: 'redis://127.0.0.1:9',
+      SHUTDOWN_TIMEOUT_MS: '200',
+    });
     const worker = await spawnWorker(env, 20_000);
     await new Promise((resolve) => setTimeout(resolve, 2000));
 

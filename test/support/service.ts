@@ -41,6 +41,19 @@ export function testEnv(
   };
 }
 
+/**
+ * Stand-ins for the outside services' variables, for a process that never
+ * reaches them (it only starts, or its Redis is down).
+ */
+export const UNREACHED_SERVICES_ENV: Record<string, string> = {
+  FIVETRAN_API_KEY: 'key',
+  FIVETRAN_API_SECRET: 'secret',
+  FIVETRAN_GROUP_ID: 'group',
+  CONNECTOR_PACKAGE: 'gs://bucket/connector.zip',
+  SMTP_URL: 'smtp://127.0.0.1:9',
+  MAIL_FROM: 'onboarding@example.com',
+};
+
 export interface TestService {
   config: Config;
   service: RunningService;
