@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/wait-for.ts';
-import { readJob, submitSignup, waitForState } from '../support/queues.ts';
+import {
+  readJob,
+  submitSignup,
+  waitForJobState,
+  waitForState,
+} from '../support/queues.ts';
 import { signup, startTestService, testEnv } from '../support/service.ts';
 import { useSandboxService } from '../support/fixtures.ts';
 
@@ -23,9 +28,11 @@ describe('step failures', () => {
     expect(record?.failureReason).toContain(
       "InvalidInput: Field 'config.schema' is invalid",
     );
-    const job = await waitFor(
-      () => readJob(ctx.service, 'create-connection', id),
-      (found) => found?.state === 'failed',
+    const job = await waitForJobState(
+      ctx.service,
+      'create-connection',
+      id,
+      'failed',
     );
     expect(job?.attemptsMade).toBe(1);
     expect(job?.failedReason).toContain('FIVETRAN_REJECTED');
@@ -128,10 +135,7 @@ describe('operator retry from Bull Board', () => {
       code: 'InvalidInput',
     });
     const id = await submitSignup(ctx.service, signup(7));
-    await waitFor(
-      () => readJob(ctx.service, 'create-connection', id),
-      (job) => job?.state === 'failed',
-    );
+    await waitForJobState(ctx.service, 'create-connection', id, 'failed');
     expect(ctx.sandbox.fivetran.packages.size).toBe(0);
 
     await retryJob('create-connection', id);
@@ -147,10 +151,7 @@ describe('operator retry from Bull Board', () => {
   it('sends the email once the mail step is retried after a refusal', async () => {
     ctx.sandbox.smtp.rejectNext(1, 550);
     const id = await submitSignup(ctx.service, signup(8));
-    await waitFor(
-      () => readJob(ctx.service, 'email-connect-card', id),
-      (job) => job?.state === 'failed',
-    );
+    await waitForJobState(ctx.service, 'email-connect-card', id, 'failed');
 
     await retryJob('email-connect-card', id);
     await waitForState(ctx.service, id, 'email_sent');
@@ -161,10 +162,7 @@ describe('operator retry from Bull Board', () => {
   it('resumes at the failed step when an earlier step is retried', async () => {
     ctx.sandbox.smtp.rejectNext(1, 550);
     const id = await submitSignup(ctx.service, signup(9));
-    await waitFor(
-      () => readJob(ctx.service, 'email-connect-card', id),
-      (job) => job?.state === 'failed',
-    );
+    await waitForJobState(ctx.service, 'email-connect-card', id, 'failed');
 
     await retryJob('upload-package', id);
     await waitForState(ctx.service, id, 'email_sent');
@@ -182,10 +180,7 @@ describe('operator retry from Bull Board', () => {
     });
     const id = await submitSignup(ctx.service, signup(11));
     const failedJob = () =>
-      waitFor(
-        () => readJob(ctx.service, 'create-connection', id),
-        (job) => job?.state === 'failed',
-      );
+      waitForJobState(ctx.service, 'create-connection', id, 'failed');
     await failedJob();
     const first = (await ctx.service.store.get(id))?.deletedPackageId;
 

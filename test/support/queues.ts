@@ -58,3 +58,16 @@ export function waitForState(
     timeoutMs,
   );
 }
+
+/** Waits until the step's job reaches this state; resolves with the job. */
+export function waitForJobState(
+  service: TestService,
+  step: string,
+  onboardingId: string,
+  state: string,
+) {
+  return waitFor(
+    () => readJob(service, step, onboardingId),
+    (job) => job?.state === state,
+  );
+}
