@@ -14,7 +14,6 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.ts';
 import {
@@ -28,7 +27,8 @@ import {
   type OnboardingRecord,
 } from '../src/onboarding/store.ts';
 import { createSignupProducer } from '../src/producers/signup-producer.ts';
-import { STEP_ORDER } from '../src/queues/index.ts';
+import { closeQueues, createStepQueues } from '../src/queues/index.ts';
+import { maxInRollingWindow } from '../src/sandbox/rolling-window.ts';
 import type { SimRequest } from '../src/sandbox/fivetran-simulator.ts';
 import { startRedisProcess } from '../src/sandbox/redis-process.ts';
 import { startSandbox } from '../src/sandbox/sandbox.ts';
@@ -112,20 +112,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
-// The simulator drops arrivals at or before `now - windowMs`, so a window
-// here is (t - windowMs, t]: the count a request at t is judged against.
-function maxInRollingWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    const t = sorted[end] as number;
-    while ((sorted[start] as number) <= t - windowMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
-
 function smallestGapMs(times: number[]): number {
   const sorted = [...times].sort((a, b) => a - b);
   let gap = Infinity;
@@ -161,9 +147,8 @@ async function stopWorkerProcess(child: ChildProcess): Promise<void> {
 // all of them keeps start-up time out of the onboarding figures.
 async function waitForWorkers(redisUrl: string, count: number) {
   const redis = new Redis(redisUrl);
-  const queues = STEP_ORDER.map(
-    (name) => new Queue(name, { connection: redis, prefix: QUEUE_PREFIX }),
-  );
+  const stepQueues = createStepQueues(redis, QUEUE_PREFIX, () => {});
+  const queues = Object.values(stepQueues);
   try {
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -175,7 +160,7 @@ async function waitForWorkers(redisUrl: string, count: number) {
       await sleep(100);
     }
   } finally {
-    await Promise.all(queues.map((q) => q.close()));
+    await closeQueues(stepQueues);
     redis.disconnect();
   }
 }
